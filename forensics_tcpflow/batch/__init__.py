@@ -1,0 +1,1 @@
+"""Batch processing of evidence folders: walking, jobs, journal, verify."""

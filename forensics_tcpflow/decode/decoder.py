@@ -1,0 +1,92 @@
+"""The decoding stage: capture records in, TCP segments out, never raising on bad packets."""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..capture.record import Record
+from . import linktypes, tunnels  # noqa: F401  (they register their handlers)
+from .defrag import Defragmenter
+from .dispatch import LINKTYPES
+from .segment import Segment
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    """Why packets gave no segment, what was decapsulated and what fragments did.
+
+    Every packet without a segment is counted under its reason and under
+    "undecodable" (could not be read) or "not-tcp" (read, but no TCP inside);
+    held fragments count only as "fragments".
+    """
+
+    counters: Counter[str] = field(default_factory=Counter)
+    fragment_overlaps: list[tuple[str, int, int, str]] = field(default_factory=list)
+
+    @property
+    def undecodable(self) -> int:
+        return self.counters["undecodable"]
+
+    @property
+    def not_tcp(self) -> int:
+        return self.counters["not-tcp"]
+
+
+class Decoder:
+    """Walks each record down its link type, ethertypes, IP and tunnels to TCP.
+
+    Handlers keep the per-packet context (`frame`, `ts_ns`, outer `vlans` and
+    MACs, whether inside a tunnel or a reassembled datagram) on the decoder, so
+    no context object is built per packet.
+    """
+
+    def __init__(self, *, overlap: str = "first", frag_timeout_ns: int = 60 * 10**9,
+                 frag_memory: int = 64 * 2**20) -> None:
+        self.stats = DecodeStats()
+        self.counters = self.stats.counters
+        self.defrag = Defragmenter(self.stats, overlap=overlap, timeout_ns=frag_timeout_ns,
+                                   memory=frag_memory)
+        self.frame = 0
+        self.ts_ns = 0
+        self.vlans: tuple[int, ...] = ()
+        self.mac_src: bytes | None = None
+        self.mac_dst: bytes | None = None
+        self.tunnelled = False
+        self.reassembled = False
+
+    def decode(self, record: Record) -> list[Segment]:
+        self.frame = record.frame
+        self.ts_ns = record.ts_ns
+        self.vlans = ()
+        self.mac_src = self.mac_dst = None
+        self.tunnelled = self.reassembled = False
+        handler = LINKTYPES.get(record.linktype)
+        if handler is None:
+            self.fail(f"linktype:{record.linktype}")
+            return []
+        data = record.data
+        try:
+            segment = handler(self, data, 0, len(data))
+        except (struct.error, IndexError):
+            self.fail("truncated-header")
+            return []
+        except RecursionError:
+            self.fail("nesting-too-deep")
+            return []
+        return [] if segment is None else [segment]
+
+    def flush(self) -> None:
+        """End of input: fragments still waiting make incomplete datagrams."""
+        self.defrag.flush()
+
+    def fail(self, reason: str) -> None:
+        """Count a packet that could not be decoded."""
+        self.counters[reason] += 1
+        self.counters["undecodable"] += 1
+
+    def skip(self, reason: str) -> None:
+        """Count a packet that was decoded and holds no TCP."""
+        self.counters[reason] += 1
+        self.counters["not-tcp"] += 1

@@ -1,0 +1,41 @@
+"""The unit the decoding stage hands to the flow table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Segment:
+    """A TCP segment, decoded down through every link layer and tunnel.
+
+    Addresses are packed (4 or 16 bytes). `payload` holds only the TCP data
+    inside the IP length (never link padding); `missing` counts payload bytes
+    the IP/TCP headers declare but the snaplen cut off, so they can be recorded
+    as truncated ranges rather than silently lost.
+    """
+
+    family: int                 # 4 or 6
+    src: bytes
+    dst: bytes
+    sport: int
+    dport: int
+    seq: int
+    ack: int
+    flags: int
+    payload: bytes
+    frame: int
+    ts_ns: int
+    vlans: tuple[int, ...] = ()
+    mac_src: bytes | None = None
+    mac_dst: bytes | None = None
+    missing: int = 0
+    reassembled: bool = False   # rebuilt from IP fragments
+
+
+TH_FIN = 0x01
+TH_SYN = 0x02
+TH_RST = 0x04
+TH_PSH = 0x08
+TH_ACK = 0x10
+TH_URG = 0x20

@@ -1,0 +1,113 @@
+"""One capture through the whole pipeline: reader, decoder, flow table, sink.
+
+The caller provides the sink and the flow-record callback; this module never
+decides where bytes or report lines land.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable
+
+from .capture.bpf import PacketFilter
+from .capture.reader import open_capture
+from .capture.record import CaptureError
+from .decode.decoder import Decoder
+from .environment import Progress
+from .flow.naming import build_template
+from .flow.record import FlowRecord
+from .flow.table import FlowTable
+from .options import Options
+from .provenance import InputSummary
+from .sink import FlowSink
+from .sink.files import SinkError
+
+PROGRESS_EVERY = 4096          # records between progress callbacks
+EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
+
+
+def fingerprint(path: str) -> tuple[int, int, str, str]:
+    """Size, mtime and (md5, sha256) of an input, read without changing it."""
+    md5, sha256 = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        while chunk := f.read(1 << 20):
+            md5.update(chunk)
+            sha256.update(chunk)
+    return st.st_size, st.st_mtime_ns, md5.hexdigest(), sha256.hexdigest()
+
+
+def process_capture(path: str, options: Options, sink: FlowSink, emit: Callable[[FlowRecord], None],
+                    progress: Callable[[Progress], None], packet_filter: PacketFilter | None = None,
+                    label: str | None = None) -> InputSummary:
+    """Reassemble every TCP flow of one capture; errors end up in the summary, never raised."""
+    label = label or path
+    summary = InputSummary(path=label)
+    try:
+        summary.size, summary.mtime_ns, summary.md5_before, summary.sha256_before = fingerprint(path)
+    except OSError as exc:
+        summary.error = f"{label}: cannot read: {exc.strerror or exc}"
+        return summary
+    progress(Progress("start-capture", label, summary.size))
+    decoder = Decoder(overlap=options.overlap, frag_timeout_ns=options.frag_timeout_ns,
+                      frag_memory=options.frag_memory)
+    table = FlowTable(options, sink, emit, label, build_template(options.template, options.fflags),
+                      Path(path).name)
+    try:
+        _pump(path, label, options, decoder, table, summary, progress, packet_filter)
+    except CaptureError as exc:
+        exc.path = label
+        summary.error = str(exc)
+    except (ValueError, SinkError) as exc:
+        summary.error = f"{label}: {exc}"
+    finally:
+        decoder.flush()
+        table.close_all()
+        sink.close()
+    summary.counters = dict(sorted((decoder.stats.counters + table.counters).items()))
+    summary.undecodable_packets = decoder.stats.undecodable
+    summary.fragment_overlaps = list(decoder.stats.fragment_overlaps)
+    try:
+        _, _, summary.md5_after, summary.sha256_after = fingerprint(path)
+    except OSError as exc:
+        summary.error = summary.error or f"{label}: cannot re-read after processing: {exc}"
+    if (summary.md5_after, summary.sha256_after) != (summary.md5_before, summary.sha256_before):
+        summary.error = summary.error or f"{label}: the capture changed while it was processed"
+    progress(Progress("end-capture", label, summary.size))
+    return summary
+
+
+def _pump(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,
+          summary: InputSummary, progress: Callable[[Progress], None],
+          packet_filter: PacketFilter | None) -> None:
+    """The per-packet loop: kept flat, it runs once per packet."""
+    decode = decoder.decode
+    add = table.add
+    expire = options.idle_timeout_ns > 0
+    packets = truncated = filtered = 0
+    first_ts = last_ts = None
+    with open_capture(path) as capture:
+        summary.format, summary.compression = capture.format, capture.compression
+        try:
+            for record in capture:
+                packets += 1
+                if first_ts is None:
+                    first_ts = record.ts_ns
+                last_ts = record.ts_ns
+                if record.caplen < record.origlen:
+                    truncated += 1
+                if packet_filter is not None and not packet_filter.matches(record):
+                    filtered += 1
+                    continue
+                for segment in decode(record):
+                    add(segment)
+                if not packets % PROGRESS_EVERY:
+                    progress(Progress("bytes", label, capture.raw_position))
+                    if expire and not packets % EXPIRE_EVERY:
+                        table.expire(record.ts_ns)
+        finally:
+            summary.packets, summary.truncated_packets, summary.filtered_packets = packets, truncated, filtered
+            summary.first_ts_ns, summary.last_ts_ns = first_ts, last_ts
+            summary.linktypes = tuple(sorted(capture.linktypes))

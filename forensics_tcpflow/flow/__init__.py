@@ -1,0 +1,1 @@
+"""Flow table and TCP reassembly stage: `Segment`s in, bytes to a sink and `FlowRecord`s out."""

@@ -1,0 +1,274 @@
+"""The flow table: segments to connections, connections to directions, directions to records.
+
+A connection lives from its first segment until both directions finished (FIN
+with every byte before it), a RST, port reuse, an idle timeout or the end of
+input; then its `FlowRecord`s are emitted and it leaves memory. A bounded
+memory of recently closed directions absorbs the late ACKs and retransmitted
+FINs that follow every close, so they do not open empty ghost connections.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from typing import Callable
+
+from ..decode.segment import TH_ACK, TH_FIN, TH_RST, TH_SYN, Segment
+from ..options import Options
+from ..sink import FlowFile, FlowSink
+from .community_id import community_id
+from .naming import NameFields, expand, format_mac, printable_address
+from .reassembly import HOLE, TRUNCATED, Direction, signed32
+from .record import FlowRecord
+
+RECENT_LIMIT = 65536
+
+Key = tuple[bytes, bytes, int, int, tuple[int, ...]]
+
+
+class Half:
+    """One direction plus what the report needs to say about it."""
+
+    __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
+                 "packets", "caplen_short", "reassembled", "mac_src", "mac_dst", "role",
+                 "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason")
+
+    def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
+        self.conn = conn
+        self.key = key
+        self.stream = stream
+        self.first_ts = self.last_ts = seg.ts_ns
+        self.first_frame = self.last_frame = seg.frame
+        self.packets = 0
+        self.caplen_short = 0
+        self.reassembled = 0
+        self.mac_src = seg.mac_src
+        self.mac_dst = seg.mac_dst
+        self.role = "unknown"
+        self.syn_seq: int | None = None
+        self.name = ""
+        self.connection_index = 0
+        self.closed = False
+        self.size = 0
+        self.hashes: dict[str, str] = {}
+        self.close_reason = ""
+
+
+class Connection:
+    __slots__ = ("id", "family", "halves", "community_id", "last_ts", "finished_halves")
+
+    def __init__(self, cid: int, seg: Segment) -> None:
+        self.id = cid
+        self.family = seg.family
+        self.halves: dict[Key, Half] = {}
+        self.finished_halves: list[Half] = []     # replaced after a sequence jump
+        self.community_id = community_id(seg.family, seg.src, seg.dst, seg.sport, seg.dport)
+        self.last_ts = seg.ts_ns
+
+
+class FlowTable:
+    """Owns every open connection of one capture (or one merged evidence set)."""
+
+    def __init__(self, options: Options, sink: FlowSink, emit: Callable[[FlowRecord], None],
+                 capture: str, template: str, sensor: str) -> None:
+        self.options = options
+        self.sink = sink
+        self.emit = emit
+        self.capture = capture
+        self.template = template
+        self.sensor = sensor
+        self.halves: dict[Key, Half] = {}
+        self.connections: OrderedDict[int, Connection] = OrderedDict()
+        self.recent: OrderedDict[Key, int] = OrderedDict()   # key -> sequence number past the end
+        self.counters: Counter[str] = Counter()
+        self.next_id = 0
+        self.now = 0
+
+    # -- per segment -----------------------------------------------------
+    def add(self, seg: Segment) -> None:
+        key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans)
+        flags = seg.flags
+        self.now = seg.ts_ns
+        half = self.halves.get(key)
+        if half is not None and (flags & TH_SYN) and self._is_new_syn(half, seg):
+            self._finish_connection(half.conn, "port-reuse")
+            half = None
+        if half is not None and half.closed:
+            if seg.payload and half.stream.offset(seg.seq) >= (half.stream.fin_offset or 0):
+                self._finish_connection(half.conn, "port-reuse")
+                half = None
+            else:
+                half.packets += 1
+                half.last_ts, half.last_frame = seg.ts_ns, seg.frame
+                return
+        if half is None:
+            if self._late(key, seg):
+                self.counters["segments-after-close"] += 1
+                return
+            half = self._new_half(key, seg)
+        elif seg.payload and half.stream.distance(seg.seq) > self.options.max_seek:
+            half = self._seq_jump(half, key, seg)
+
+        conn = half.conn
+        conn.last_ts = seg.ts_ns
+        if self.options.idle_timeout_ns:
+            self.connections.move_to_end(conn.id)
+        half.packets += 1
+        half.last_ts, half.last_frame = seg.ts_ns, seg.frame
+        if seg.missing:
+            half.caplen_short += 1
+        if seg.reassembled:
+            half.reassembled += 1
+        stream = half.stream
+        if flags & TH_SYN:
+            self._syn(half, seg)
+        if seg.payload or seg.missing:
+            if flags & TH_SYN:
+                half.stream.violations += 1        # data on SYN: legal, rare, worth a note
+            stream.add(seg.seq + (1 if flags & TH_SYN else 0), seg.payload, seg.missing)
+            if stream.pending_bytes > self.options.reorder_memory:
+                stream.flush()
+        if flags & TH_FIN:
+            stream.fin(seg.seq + (1 if flags & TH_SYN else 0), len(seg.payload) + seg.missing)
+        if flags & TH_RST:
+            half.close_reason = "rst"
+            self._finish_connection(conn, "rst")
+            return
+        if stream.fin_offset is not None and stream.finished:
+            self._close_half(half, "fin")
+            if all(h.closed for h in conn.halves.values()) and len(conn.halves) == 2:
+                self._finish_connection(conn, "fin")
+
+    def _is_new_syn(self, half: Half, seg: Segment) -> bool:
+        if half.syn_seq is not None:
+            return half.syn_seq != seg.seq
+        return half.closed or half.stream.frontier > 0 or bool(half.stream.pending)
+
+    def _syn(self, half: Half, seg: Segment) -> None:
+        if half.syn_seq is None:
+            half.syn_seq = seg.seq
+            half.stream.syn(seg.seq)
+            if seg.flags & TH_ACK:
+                half.role = "server-to-client"
+                other = "client-to-server"
+            else:
+                half.role = "client-to-server"
+                other = "server-to-client"
+            for h in half.conn.halves.values():
+                if h is not half and h.role == "unknown":
+                    h.role = other
+        else:
+            self.counters["syn-retransmissions"] += 1
+
+    def _late(self, key: Key, seg: Segment) -> bool:
+        """A segment for a direction that just closed, carrying nothing new."""
+        end = self.recent.get(key)
+        if end is None or seg.flags & TH_SYN:
+            return False
+        return not seg.payload or signed32(seg.seq + len(seg.payload) - end) <= 0
+
+    def _new_half(self, key: Key, seg: Segment) -> Half:
+        rkey = (seg.dst, seg.src, seg.dport, seg.sport, seg.vlans)
+        peer = self.halves.get(rkey)
+        if peer is not None and not (seg.flags & TH_SYN and not seg.flags & TH_ACK):
+            conn = peer.conn
+        else:
+            if peer is not None:
+                self._finish_connection(peer.conn, "port-reuse")
+            conn = Connection(self.next_id, seg)
+            self.next_id += 1
+            self.connections[conn.id] = conn
+        self.recent.pop(key, None)
+        half = self._make_half(conn, key, seg)
+        if peer is not None and peer.conn is conn and peer.role != "unknown":
+            half.role = "client-to-server" if peer.role == "server-to-client" else "server-to-client"
+        return half
+
+    def _make_half(self, conn: Connection, key: Key, seg: Segment) -> Half:
+        half = Half(conn, key, seg, None)  # type: ignore[arg-type]
+        half.stream = Direction(self.options.overlap, lambda: self._open(half), self.options.max_bytes)
+        conn.halves[key] = half
+        self.halves[key] = half
+        return half
+
+    def _seq_jump(self, half: Half, key: Key, seg: Segment) -> Half:
+        """tcpflow's -m rule: a jump this far is a new connection on the same addresses."""
+        conn = half.conn
+        self._close_half(half, "seq-jump")
+        conn.finished_halves.append(half)
+        new = self._make_half(conn, key, seg)
+        new.role = half.role
+        return new
+
+    def _open(self, half: Half) -> FlowFile:
+        """Name the direction on its first stored byte, as tcpflow does, taking the next free cN."""
+        src, dst, sport, dport, vlans = half.key
+        count = 0
+        while True:
+            fields = NameFields(half.conn.family, src, dst, sport, dport, vlans, half.mac_src,
+                                half.mac_dst, half.first_ts, count, half.conn.id, self.sensor)
+            name = expand(self.template, fields)
+            if not self.sink.taken(name):
+                break
+            count += 1
+        half.name, half.connection_index = name, count
+        return self.sink.create(name)
+
+    # -- closing ---------------------------------------------------------
+    def _close_half(self, half: Half, reason: str) -> None:
+        if half.closed:
+            return
+        half.stream.flush()
+        half.closed = True
+        half.close_reason = half.close_reason or reason
+        if half.stream.file is not None:
+            half.size, half.hashes = half.stream.file.close(half.first_ts)
+            half.stream.file = None
+
+    def _finish_connection(self, conn: Connection, reason: str) -> None:
+        for half in list(conn.halves.values()):
+            self._close_half(half, reason)
+            if self.halves.get(half.key) is half:
+                del self.halves[half.key]
+            self._remember(half)
+        for half in conn.finished_halves + list(conn.halves.values()):
+            self.emit(self._record(half))
+        self.connections.pop(conn.id, None)
+
+    def _remember(self, half: Half) -> None:
+        s = half.stream
+        self.recent[half.key] = (s.next_seq + max(s.stream_end, s.fin_offset or 0) - s.frontier) & 0xFFFFFFFF
+        if len(self.recent) > RECENT_LIMIT:
+            self.recent.popitem(last=False)
+
+    def expire(self, now_ns: int) -> None:
+        """Close connections idle longer than the timeout (capture time)."""
+        limit = now_ns - self.options.idle_timeout_ns
+        while self.connections:
+            conn = next(iter(self.connections.values()))
+            if conn.last_ts > limit:
+                break
+            self._finish_connection(conn, "idle")
+
+    def close_all(self) -> None:
+        for conn in list(self.connections.values()):
+            self._finish_connection(conn, "end-of-input")
+
+    # -- reporting -------------------------------------------------------
+    def _record(self, half: Half) -> FlowRecord:
+        src, dst, sport, dport, vlans = half.key
+        family = half.conn.family
+        s = half.stream
+        return FlowRecord(
+            filename=half.name, filesize=half.size, hashes=half.hashes, family=family,
+            src=printable_address(family, src), dst=printable_address(family, dst),
+            sport=sport, dport=dport, vlans=vlans,
+            mac_src=format_mac(half.mac_src) or None, mac_dst=format_mac(half.mac_dst) or None,
+            connection_id=half.conn.id, connection_index=half.connection_index,
+            direction=half.role, community_id=half.conn.community_id, capture=self.capture,
+            first_frame=half.first_frame, last_frame=half.last_frame,
+            first_ts_ns=half.first_ts, last_ts_ns=half.last_ts, packets=half.packets,
+            out_of_order=s.out_of_order, violations=s.violations,
+            stream_length=max(s.stream_end, s.frontier), caplen_short=half.caplen_short,
+            close_reason=half.close_reason, reassembled_datagrams=half.reassembled,
+            holes=s.ranges(HOLE), truncated=s.ranges(TRUNCATED), overlaps=list(s.overlaps),
+        )

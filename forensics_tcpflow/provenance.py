@@ -1,0 +1,58 @@
+"""A run and its inputs as data objects, so a report can prove how its output was made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class InputSummary:
+    """Provenance and counters of one input capture.
+
+    Hashes are taken before and after processing: evidence must not change
+    while we read it, and a reviewer should be able to see that it did not.
+    """
+
+    path: str
+    size: int = 0
+    mtime_ns: int = 0
+    md5_before: str = ""
+    sha256_before: str = ""
+    md5_after: str = ""
+    sha256_after: str = ""
+    format: str = ""                       # "pcap" | "pcapng" | "" when unrecognised
+    compression: str = ""                  # "" | "gzip" | "bzip2" | "xz"
+    linktypes: tuple[int, ...] = ()
+    packets: int = 0
+    truncated_packets: int = 0             # caplen < origlen
+    undecodable_packets: int = 0           # not TCP, or a layer we could not decode
+    filtered_packets: int = 0              # rejected by the BPF filter
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+    counters: dict[str, int] = field(default_factory=dict)  # e.g. "ethertype:0x88cc", "fragments"
+    fragment_overlaps: list[tuple[str, int, int, str]] = field(default_factory=list)
+    error: str = ""                        # the message that stopped reading, if any
+    output_dir: str = ""                   # where this capture's flows went, relative to OUT
+
+
+@dataclass(slots=True)
+class RunInfo:
+    """The run as an object: who ran what, where, when, with which software."""
+
+    uuid: str
+    command_line: str
+    program: str
+    version: str
+    libraries: dict[str, str]
+    host: str
+    user: str
+    uid: int
+    os_sysname: str
+    os_release: str
+    os_version: str
+    arch: str
+    start_ns: int
+    end_ns: int = 0
+    exit_status: int = 0
+    interrupted: bool = False
+    options: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,65 @@
+"""flows.csv: one row per flow direction for spreadsheets; lists are packed into single cells."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Callable, ClassVar
+
+from forensics_tcpflow.flow.record import FlowRecord
+from forensics_tcpflow.report.atomic import AtomicFile
+from forensics_tcpflow.report.codec import FLOW_FIELDS, iso_time, report_filename
+from forensics_tcpflow.report.registry import ReportContext, register
+
+
+def _ranges(items: list[tuple]) -> str:
+    """"offset:length[:kept]" items separated by spaces."""
+    return " ".join(":".join(str(part) for part in item) for item in items)
+
+
+def _optional(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+# Cells whose value is not just str(field).
+_CELL: dict[str, Callable[[object], str]] = {
+    "vlans": lambda v: " ".join(str(vid) for vid in v),  # type: ignore[attr-defined]
+    "mac_src": _optional,
+    "mac_dst": _optional,
+    "holes": _ranges,  # type: ignore[dict-item]
+    "truncated": _ranges,  # type: ignore[dict-item]
+    "overlaps": _ranges,  # type: ignore[dict-item]
+}
+
+
+@register
+class CsvWriter:
+    """Columns: the record's fields with `hashes` spread into one column per run hash, plus ISO times."""
+
+    name: ClassVar[str] = "csv"
+
+    @staticmethod
+    def target(report_path: Path) -> Path:
+        return report_path.parent / "flows.csv"
+
+    def __init__(self, path: Path, context: ReportContext) -> None:
+        self._context = context
+        self._hashes = tuple(context.options.hashes)
+        self._fields = tuple(name for name in FLOW_FIELDS if name != "hashes")
+        self._filename_column = self._fields.index("filename")
+        self._out = AtomicFile(path, "w", encoding="utf-8", errors="backslashreplace", newline="")
+        self._csv = csv.writer(self._out.file, lineterminator="\n")
+        self._csv.writerow([*self._fields, *self._hashes, "start_time", "end_time"])
+
+    def add(self, rec: FlowRecord) -> None:
+        cells = [_CELL.get(name, str)(getattr(rec, name)) for name in self._fields]
+        cells[self._filename_column] = report_filename(rec.filename, self._context.options.outdir, self._context.report_dir)
+        cells += [rec.hashes.get(algorithm, "") for algorithm in self._hashes]
+        cells += [iso_time(rec.first_ts_ns), iso_time(rec.last_ts_ns)]
+        self._csv.writerow(cells)
+
+    def commit(self) -> Path:
+        return self._out.commit()
+
+    def discard(self) -> None:
+        self._out.discard()

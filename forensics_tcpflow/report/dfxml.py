@@ -1,0 +1,325 @@
+"""report.xml: DFXML 2.0.0-beta.0 with one fileobject per flow direction, streamed with bounded memory.
+
+Everything DFXML has no element for lives in our namespace (prefix ftf): the run's
+provenance inside <metadata>, one <ftf:flow> as the last child of each <fileobject>
+(tcpflow's attribute names kept), and flow totals after <rusage>.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import resource
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import ClassVar, Iterator
+
+from lxml import etree
+
+from forensics_tcpflow.flow.record import FlowRecord
+from forensics_tcpflow.options import Options
+from forensics_tcpflow.provenance import InputSummary, RunInfo
+from forensics_tcpflow.report.atomic import AtomicFile
+from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
+from forensics_tcpflow.report.registry import ReportContext, register
+
+DFXML_NS = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+FTF_NS = "urn:forensics-tcpflow:dfxml:1"
+DFXML_VERSION = "2.0.0-beta.0"
+NSMAP = {None: DFXML_NS, "dc": DC_NS, "ftf": FTF_NS}
+
+_AF_FAMILY = {4: "2", 6: "10"}  # tcpflow writes the Linux AF_INET / AF_INET6 numbers
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_INPUT_HASHES = ("md5", "sha256")
+
+
+def D(tag: str) -> str:
+    return f"{{{DFXML_NS}}}{tag}"
+
+
+def F(tag: str) -> str:
+    return f"{{{FTF_NS}}}{tag}"
+
+
+def xml_safe(text: str) -> str:
+    """XML cannot carry control characters or lone surrogates (undecodable path bytes): show them escaped."""
+    if _NOT_XML.search(text) is None:
+        return text
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+
+
+def input_errors(inp: InputSummary) -> list[str]:
+    """Why an input's results cannot be trusted: the reading error, or evidence that changed while read."""
+    errors = [inp.error] if inp.error else []
+    for algorithm in _INPUT_HASHES:
+        before, after = getattr(inp, f"{algorithm}_before"), getattr(inp, f"{algorithm}_after")
+        if before and after and before != after:
+            errors.append(f"input changed while it was read: {algorithm} {before} before, {after} after")
+    return errors
+
+
+class _XmlOut:
+    """Indented incremental writing on top of lxml's xmlfile (which writes no whitespace itself)."""
+
+    def __init__(self, xf: etree.xmlfile) -> None:
+        self._xf = xf
+        self._had_children: list[bool] = []  # one entry per open element
+
+    def _indent(self) -> None:
+        if self._had_children:  # lxml refuses text outside the root element
+            self._had_children[-1] = True
+            self._xf.write("\n" + "  " * len(self._had_children))
+
+    @contextmanager
+    def element(self, tag: str, attrs: dict[str, str] | None = None,
+                nsmap: dict[str | None, str] | None = None) -> Iterator[None]:
+        self._indent()
+        with self._xf.element(tag, _clean(attrs), nsmap=nsmap):
+            self._had_children.append(False)
+            yield
+            if self._had_children.pop():
+                self._xf.write("\n" + "  " * len(self._had_children))
+
+    def leaf(self, tag: str, text: str | None = None, attrs: dict[str, str] | None = None) -> None:
+        self._indent()
+        with self._xf.element(tag, _clean(attrs)):
+            if text:
+                self._xf.write(xml_safe(text))
+
+
+def _clean(attrs: dict[str, str] | None) -> dict[str, str]:
+    return {name: xml_safe(value) for name, value in (attrs or {}).items()}
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _option_items(options: Options, extra: dict[str, str]) -> Iterator[tuple[str, object]]:
+    """Every Options field, then run settings the Options object does not carry."""
+    names = set()
+    for field in fields(options):
+        names.add(field.name)
+        value = getattr(options, field.name)
+        if isinstance(value, dict):
+            yield from ((f"{field.name}.{key}", value[key]) for key in sorted(value))
+        else:
+            yield field.name, value
+    yield from ((key, extra[key]) for key in sorted(extra) if key not in names)
+
+
+def _write_option(out: _XmlOut, name: str, value: object) -> None:
+    if isinstance(value, (tuple, list)):
+        with out.element(F("option"), {"name": name}):
+            for item in value:
+                out.leaf(F("value"), None, {"value": str(item)})
+    elif value is None:
+        out.leaf(F("option"), None, {"name": name})
+    else:
+        out.leaf(F("option"), None, {"name": name, "value": _bool(value) if isinstance(value, bool) else str(value)})
+
+
+def _input_attrs(index: int, inp: InputSummary) -> dict[str, str]:
+    attrs = {
+        "index": str(index), "path": inp.path, "size": str(inp.size), "mtime": iso_time(inp.mtime_ns),
+        "format": inp.format, "compression": inp.compression,
+        "linktypes": " ".join(str(linktype) for linktype in inp.linktypes),
+        "packets": str(inp.packets), "truncated_packets": str(inp.truncated_packets),
+        "undecodable_packets": str(inp.undecodable_packets), "filtered_packets": str(inp.filtered_packets),
+    }
+    if inp.first_ts_ns is not None:
+        attrs["first_packet_time"] = iso_time(inp.first_ts_ns)
+    if inp.last_ts_ns is not None:
+        attrs["last_packet_time"] = iso_time(inp.last_ts_ns)
+    attrs["output_dir"] = inp.output_dir
+    return attrs
+
+
+def _write_input(out: _XmlOut, index: int, inp: InputSummary) -> None:
+    with out.element(F("input"), _input_attrs(index, inp)):
+        for algorithm in _INPUT_HASHES:
+            attrs = {"type": algorithm}
+            for when in ("before", "after"):
+                if digest := getattr(inp, f"{algorithm}_{when}"):
+                    attrs[when] = digest
+            out.leaf(F("hash"), None, attrs)
+        for name in sorted(inp.counters):
+            out.leaf(F("counter"), None, {"name": name, "value": str(inp.counters[name])})
+        for datagram, offset, length, kept in inp.fragment_overlaps:
+            out.leaf(F("fragment_overlap"), None,
+                     {"datagram": datagram, "offset": str(offset), "length": str(length), "kept": kept})
+        for error in input_errors(inp):
+            out.leaf(F("error"), error)
+
+
+def _run_attrs(run: RunInfo) -> dict[str, str]:
+    attrs = {"uuid": run.uuid, "start_time": iso_time(run.start_ns)}
+    if run.end_ns:
+        attrs["end_time"] = iso_time(run.end_ns)
+    attrs["exit_status"] = str(run.exit_status)
+    attrs["interrupted"] = _bool(run.interrupted)
+    return attrs
+
+
+def _input_totals(inputs: list[InputSummary]) -> dict[str, str]:
+    counted = ("packets", "truncated_packets", "undecodable_packets", "filtered_packets")
+    totals = {"inputs": str(len(inputs))}
+    totals.update((name, str(sum(getattr(inp, name) for inp in inputs))) for name in counted)
+    totals["errors"] = str(sum(len(input_errors(inp)) for inp in inputs))
+    return totals
+
+
+def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
+    with out.element(D("metadata")):
+        out.leaf(f"{{{DC_NS}}}type", "Feature Extraction")
+        with out.element(F("run"), _run_attrs(ctx.run)):
+            with out.element(F("options")):
+                for name, value in _option_items(ctx.options, ctx.run.options):
+                    _write_option(out, name, value)
+            for index, inp in enumerate(ctx.inputs):
+                _write_input(out, index, inp)
+            out.leaf(F("input_totals"), None, _input_totals(ctx.inputs))
+
+
+def _write_creator(out: _XmlOut, run: RunInfo) -> None:
+    with out.element(D("creator")):
+        out.leaf(D("program"), run.program)
+        out.leaf(D("version"), run.version)
+        with out.element(D("build_environment")):
+            out.leaf(D("compiler"), f"{platform.python_implementation()} {platform.python_version()}")
+        with out.element(D("execution_environment")):
+            for tag, value in (("os_sysname", run.os_sysname), ("os_release", run.os_release),
+                               ("os_version", run.os_version), ("host", run.host), ("arch", run.arch),
+                               ("command_line", run.command_line), ("uid", str(run.uid)),
+                               ("username", run.user), ("start_time", iso_time(run.start_ns))):
+                out.leaf(D(tag), value)
+        for name, version in run.libraries.items():
+            out.leaf(D("library"), None, {"name": name, "version": version})
+
+
+def flow_attributes(rec: FlowRecord) -> dict[str, str]:
+    """The <ftf:flow> attributes: tcpflow's names first, then what tcpflow never recorded."""
+    attrs = {
+        "startime": iso_time(rec.first_ts_ns), "endtime": iso_time(rec.last_ts_ns),
+        "family": _AF_FAMILY[rec.family], "src_ipn": rec.src, "dst_ipn": rec.dst,
+        "srcport": str(rec.sport), "dstport": str(rec.dport), "packets": str(rec.packets),
+        "out_of_order_count": str(rec.out_of_order), "violations": str(rec.violations),
+    }
+    if rec.mac_src:
+        attrs["mac_saddr"] = rec.mac_src
+    if rec.mac_dst:
+        attrs["mac_daddr"] = rec.mac_dst
+    if rec.vlans:
+        attrs["vlan"] = " ".join(str(vid) for vid in rec.vlans)
+    attrs.update({
+        "connection_id": str(rec.connection_id), "connection_index": str(rec.connection_index),
+        "direction": rec.direction, "community_id": rec.community_id, "capture": rec.capture,
+        "first_frame": str(rec.first_frame), "last_frame": str(rec.last_frame), "close_reason": rec.close_reason,
+    })
+    if rec.stream_length != rec.filesize:
+        attrs["stream_length"] = str(rec.stream_length)
+    if rec.caplen_short:
+        attrs["snaplen_truncated_packets"] = str(rec.caplen_short)
+    attrs["reassembled_datagrams"] = str(rec.reassembled_datagrams)
+    return attrs
+
+
+class _FlowTotals:
+    """Run-wide sums over the flows, known only once the last flow is written."""
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(("flows", "files", "empty_flows", "bytes", "stream_bytes", "packets",
+                                     "holes", "hole_bytes", "truncated_ranges", "overlaps"), 0)
+
+    def add(self, rec: FlowRecord) -> None:
+        c = self.counts
+        c["flows"] += 1
+        c["files"] += bool(rec.filename)
+        c["empty_flows"] += rec.stream_length == 0
+        c["bytes"] += rec.filesize
+        c["stream_bytes"] += rec.stream_length
+        c["packets"] += rec.packets
+        c["holes"] += len(rec.holes)
+        c["hole_bytes"] += sum(length for _, length in rec.holes)
+        c["truncated_ranges"] += len(rec.truncated)
+        c["overlaps"] += len(rec.overlaps)
+
+    def attrs(self) -> dict[str, str]:
+        return {name: str(value) for name, value in self.counts.items()}
+
+
+def _rusage_values(start_ns: int) -> list[tuple[str, str]]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    values = [("utime", f"{own.ru_utime + children.ru_utime:.6f}"),
+              ("stime", f"{own.ru_stime + children.ru_stime:.6f}"),
+              ("maxrss", str(max(own.ru_maxrss, children.ru_maxrss)))]
+    values += [(name, str(getattr(own, f"ru_{name}") + getattr(children, f"ru_{name}")))
+               for name in ("minflt", "majflt", "nswap", "inblock", "oublock")]
+    if start_ns:
+        values.append(("clocktime", seconds_text(max(0, time.time_ns() - start_ns))))
+    return values
+
+
+@register
+class DfxmlWriter:
+    """Streams the document: header at open, one fileobject per add(), trailer at commit()."""
+
+    name: ClassVar[str] = "dfxml"
+
+    @staticmethod
+    def target(report_path: Path) -> Path:
+        return report_path
+
+    def __init__(self, path: Path, context: ReportContext) -> None:
+        self._context = context
+        self._totals = _FlowTotals()
+        self._file = AtomicFile(path, "wb")
+        self._open = ExitStack()  # the xmlfile and the root element, closed by commit()
+        try:
+            xf = self._open.enter_context(etree.xmlfile(self._file.file, encoding="UTF-8"))
+            xf.write_declaration()
+            self._out = _XmlOut(xf)
+            self._open.enter_context(self._out.element(D("dfxml"), {"version": DFXML_VERSION}, nsmap=NSMAP))
+            _write_metadata(self._out, context)
+            _write_creator(self._out, context.run)
+            with self._out.element(D("source")):
+                for inp in context.inputs:
+                    self._out.leaf(D("image_filename"), inp.path)
+        except BaseException:
+            self._file.discard()
+            raise
+
+    def add(self, rec: FlowRecord) -> None:
+        out, ctx = self._out, self._context
+        self._totals.add(rec)
+        name = report_filename(rec.filename, ctx.options.outdir, ctx.report_dir)
+        with out.element(D("fileobject")):
+            if name:
+                out.leaf(D("filename"), name)
+            out.leaf(D("filesize"), str(rec.filesize))
+            if name:
+                for algorithm in sorted(rec.hashes):
+                    out.leaf(D("hashdigest"), rec.hashes[algorithm], {"type": algorithm})
+            with out.element(F("flow"), flow_attributes(rec)):
+                for offset, length in rec.holes:
+                    out.leaf(F("hole"), None, {"offset": str(offset), "length": str(length)})
+                for offset, length in rec.truncated:
+                    out.leaf(F("truncated"), None, {"offset": str(offset), "length": str(length)})
+                for offset, length, kept in rec.overlaps:
+                    out.leaf(F("overlap"), None, {"offset": str(offset), "length": str(length), "kept": kept})
+
+    def commit(self) -> Path:
+        out = self._out
+        with out.element(D("rusage")):
+            for tag, value in _rusage_values(self._context.run.start_ns):
+                out.leaf(D(tag), value)
+        out.leaf(F("flow_totals"), None, self._totals.attrs())
+        self._open.close()
+        self._file.file.write(b"\n")
+        return self._file.commit()
+
+    def discard(self) -> None:
+        self._file.discard()

@@ -1,0 +1,44 @@
+"""Build the RunInfo of this process: who ran what, where, with which software."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import socket
+import uuid
+from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, version
+
+from . import __version__
+from .options import Options
+from .provenance import RunInfo
+
+
+def _version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def make_run_info(command_line: str, options: Options, start_ns: int) -> RunInfo:
+    uname = platform.uname()
+    resolved = {k: ",".join(v) if isinstance(v, tuple) else str(v)
+                for k, v in asdict(options).items() if k not in ("inputs", "extra")}
+    return RunInfo(
+        uuid=str(uuid.uuid4()), command_line=command_line, program="forensics-tcpflow",
+        version=__version__,
+        libraries={"python": platform.python_version(), "dpkt": _version("dpkt"),
+                   "lxml": _version("lxml"), "pcapy-ng": _version("pcapy-ng")},
+        host=socket.gethostname(), user=_user(), uid=os.getuid(), os_sysname=uname.system,
+        os_release=uname.release, os_version=uname.version, arch=uname.machine,
+        start_ns=start_ns, options=resolved,
+    )

@@ -1,0 +1,212 @@
+"""The file-system sink: flow files under an output directory.
+
+Hashes are computed while bytes arrive in order, so a file is never re-read
+unless a rewrite (an overlap kept as "last", or a mid-stream prefix) made the
+running digest stale. Open descriptors are an LRU bounded by `-f`, so hundreds
+of thousands of concurrent flows never exhaust them; a file's write buffer
+lives only while its descriptor is open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+BUFFER_LIMIT = 64 * 1024
+BUFFER_BUDGET = 32 * 1024 * 1024   # all flows' write buffers together
+_ZEROS = bytes(BUFFER_LIMIT)
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
+
+
+class SinkError(OSError):
+    """A flow file could not be written (disk full, permissions)."""
+
+
+class DiskFlowFile:
+    """A flow file with an append buffer and running digests."""
+
+    __slots__ = ("sink", "path", "fd", "buffer", "buffered", "flushed", "size",
+                 "hashers", "hashed", "stale", "keep")
+
+    def __init__(self, sink: "FileSink", path: Path, hash_names: tuple[str, ...], keep: bool) -> None:
+        self.sink = sink
+        self.path = path
+        self.fd = -1
+        self.buffer: list[bytes] = []
+        self.buffered = 0
+        self.flushed = 0        # bytes on disk (the buffer continues from here)
+        self.size = 0           # logical size, buffer included
+        self.hashers = [hashlib.new(n) for n in hash_names]
+        self.hashed = 0         # digests cover [0, hashed) while not stale
+        self.stale = False
+        self.keep = keep
+
+    # -- writing ---------------------------------------------------------
+    def write(self, offset: int, data: bytes) -> None:
+        if offset >= self.size:
+            if offset > self.size:
+                self._append_zeros(offset - self.size)
+            self._append(data)
+            return
+        self.stale = True
+        self._flush()
+        self._pwrite(offset, data)
+        self.size = max(self.size, offset + len(data))
+        self.flushed = self.size
+
+    def _append(self, data: bytes) -> None:
+        if not self.stale:
+            for h in self.hashers:
+                h.update(data)
+            self.hashed += len(data)
+        if not self.buffered:
+            self.sink._buffering(self)
+        self.buffer.append(data)
+        self.buffered += len(data)
+        self.sink.buffered_total += len(data)
+        self.size += len(data)
+        if self.buffered >= BUFFER_LIMIT:
+            self._flush()
+        elif self.sink.buffered_total > self.sink.buffer_budget:
+            self.sink._spill()
+
+    def _append_zeros(self, count: int) -> None:
+        while count:
+            n = min(count, BUFFER_LIMIT)
+            self._append(_ZEROS[:n])
+            count -= n
+
+    def prepend(self, count: int) -> None:
+        """Shift the stream right by `count` zero bytes (data found before the first byte seen)."""
+        self._flush()
+        body = self.read(0, self.size)
+        self._pwrite(0, bytes(count) + body)
+        self.size += count
+        self.flushed = self.size
+        self.stale = True
+
+    def read(self, offset: int, length: int) -> bytes:
+        self._flush()
+        if offset >= self.flushed:
+            return b""
+        return os.pread(self._fd(), min(length, self.flushed - offset), offset)
+
+    # -- descriptors -----------------------------------------------------
+    def _fd(self) -> int:
+        if self.fd < 0:
+            self.fd = self.sink._open(self)
+        else:
+            self.sink._touch(self)
+        return self.fd
+
+    def _pwrite(self, offset: int, data: bytes, fd: int = -1) -> None:
+        if fd < 0:
+            fd = self._fd()
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.pwrite(fd, view, offset)
+                view = view[n:]
+                offset += n
+        except OSError as exc:
+            raise SinkError(exc.errno, f"cannot write {self.path}: {exc.strerror}") from exc
+
+    def _flush(self, fd: int = -1) -> None:
+        if self.buffer:
+            data = b"".join(self.buffer)
+            self.buffer.clear()
+            self.sink._unbuffering(self)
+            self._pwrite(self.flushed, data, fd)
+            self.flushed += len(data)
+
+    def evict(self) -> None:
+        """Called by the LRU, which already dropped us: write out the buffer, give the descriptor back."""
+        self._flush(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+
+    # -- closing ---------------------------------------------------------
+    def close(self, mtime_ns: int) -> tuple[int, dict[str, str]]:
+        self._flush()
+        if self.stale or self.hashed != self.size:
+            self.hashers = [hashlib.new(h.name) for h in self.hashers]
+            pos = 0
+            while pos < self.size:
+                chunk = self.read(pos, 1 << 20)
+                for h in self.hashers:
+                    h.update(chunk)
+                pos += len(chunk)
+        if self.fd >= 0:
+            self.sink._release(self)
+        digests = {h.name: h.hexdigest() for h in self.hashers}
+        if self.keep:
+            os.utime(self.path, ns=(mtime_ns, mtime_ns))
+        else:
+            self.path.unlink(missing_ok=True)
+        return self.size, digests
+
+
+class FileSink:
+    """Flow files under `root`; `keep=False` is tcpflow's -FX (report only)."""
+
+    def __init__(self, root: Path, hash_names: tuple[str, ...], max_fds: int = 1000,
+                 keep: bool = True) -> None:
+        self.root = root
+        self.hash_names = tuple(hash_names)
+        self.max_fds = max(1, max_fds)
+        self.keep = keep
+        self.names: set[str] = set()
+        self.lru: OrderedDict[int, DiskFlowFile] = OrderedDict()
+        self.with_buffer: OrderedDict[int, DiskFlowFile] = OrderedDict()
+        self.buffered_total = 0
+        self.buffer_budget = BUFFER_BUDGET
+
+    def taken(self, name: str) -> bool:
+        return name in self.names
+
+    def create(self, name: str) -> DiskFlowFile:
+        self.names.add(name)
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return DiskFlowFile(self, path, self.hash_names, self.keep)
+
+    def _open(self, f: DiskFlowFile) -> int:
+        while len(self.lru) >= self.max_fds:
+            _, oldest = self.lru.popitem(last=False)
+            oldest.evict()
+        try:
+            fd = os.open(f.path, _OPEN_FLAGS, 0o644)
+        except OSError as exc:
+            raise SinkError(exc.errno, f"cannot open {f.path}: {exc.strerror}") from exc
+        self.lru[id(f)] = f
+        return fd
+
+    def _buffering(self, f: DiskFlowFile) -> None:
+        self.with_buffer[id(f)] = f
+
+    def _unbuffering(self, f: DiskFlowFile) -> None:
+        self.buffered_total -= f.buffered
+        f.buffered = 0
+        del self.with_buffer[id(f)]
+
+    def _spill(self) -> None:
+        """Flush the longest-waiting buffers until the budget holds again."""
+        while self.buffered_total > self.buffer_budget // 2 and self.with_buffer:
+            next(iter(self.with_buffer.values()))._flush()
+
+    def _touch(self, f: DiskFlowFile) -> None:
+        self.lru.move_to_end(id(f))
+
+    def _release(self, f: DiskFlowFile) -> None:
+        del self.lru[id(f)]
+        os.close(f.fd)
+        f.fd = -1
+
+    def close(self) -> None:
+        for f in list(self.with_buffer.values()):
+            f._flush()
+        for f in list(self.lru.values()):
+            f.evict()
+        self.lru.clear()
