@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,9 @@ def test_link_type_libpcap_cannot_filter_is_named() -> None:
         packet_filter.matches(raw)
     with pytest.raises(ValueError, match="link type 65000"):
         PacketFilter("tcp").matches(Record(1, 65000, 0, 0, 0, b"", 24))
+
+
+def test_filter_pickles_as_its_expression() -> None:
+    copy = pickle.loads(pickle.dumps(PacketFilter("port 80")))
+    assert copy.expr == "port 80"
+    assert sum(copy.matches(record) for record in records(SAMPLES / "http.pcap")) == 11

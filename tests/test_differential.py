@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS, corpus_files, expectations, manifest_rows, require_corpus, require_oracle
-from oracles import (TCPFLOW, TSHARK, FlowName, Key, TsharkDirection, parse_flow_name, read_flow_dir,
+from oracles import (SYN as SYN_FLAG, TCPFLOW, TSHARK, FlowName, Key, TsharkDirection, _assemble, _Packet,
+                     _parse_block, format_flow_name, parse_flow_name, read_flow_dir, rebuild_from_fields,
                      run_tcpflow, tshark_streams)
 
 TCPFLOW_MODES = ("same", "differs", "unreadable")
@@ -32,7 +33,7 @@ COMPARE: dict[str, tuple[str, str] | None] = {
 PADDING_SPAN = 64          # an Ethernet trailer is shorter than a minimum frame
 MISSING_KINDS = frozenset({"ipv6-ext", "not-decoded", "null-family", "link-type", "mixed-link"})
 REASON_KINDS = MISSING_KINDS | {"padding", "no-defrag", "vlan-tci", "overlap", "conn-split", "truncated",
-                                "seq-jump", "follow-bug-1", "follow-bug-2", "follow-bug-3", "follow-bug-4",
+                                "seq-jump", "snaplen", "follow-bug-1", "follow-bug-2", "follow-bug-3", "follow-bug-4",
                                 "follow-bug-5", "follow-bug-6", "follow-bug-7"}
 
 Files = dict[str, bytes]
@@ -120,6 +121,13 @@ def compare_with_tshark(ours: Files, tshark: list[TsharkDirection]) -> list[str]
     return problems
 
 
+def same_as_tcpflow(ours: Files, reference: Files) -> list[str]:
+    problems = [f"missing {n} ({len(reference[n])} B)" for n in sorted(set(reference) - set(ours))]
+    problems += [f"extra {n} ({len(ours[n])} B)" for n in sorted(set(ours) - set(reference))]
+    return problems + [describe(n, ours[n], reference[n]) for n in sorted(set(ours) & set(reference))
+                       if ours[n] != reference[n]]
+
+
 # --------------------------------------------------------------------------- explaining tcpflow's differences
 
 def _span_explained(kinds: set[str], tf: bytes, ours: bytes, off: int, length: int) -> bool:
@@ -158,16 +166,20 @@ def explain_tcpflow(tcpflow: Files, ours: Files, kinds: set[str]) -> list[str]:
     take(lambda t, td, o, od: ident(t) == ident(o) and _bytes_explained(kinds, td, od))
     if split:
         take(lambda t, td, o, od: t.key == o.key and _bytes_explained(kinds, td, od))
-    problems = [f"tcpflow wrote {n} ({len(d)} B) that we do not reproduce"
-                for n, (fn, d) in sorted(tf.items()) if not ("padding" in kinds and len(d) <= PADDING_SPAN)]
-    tf_keys = {fn.key for fn, _ in parse_all(tcpflow)}
+    left = {ident(fn): (n, d) for n, (fn, d) in mine.items()}
+    problems = []
+    for name, (fn, data) in sorted(tf.items()):
+        if ident(fn) in left:
+            ours_name, ours_data = left.pop(ident(fn))
+            del mine[ours_name]
+            problems.append(f"tcpflow's {name} differs from our {ours_name} beyond the listed reasons: "
+                            f"spans {diff_spans(data, ours_data)[:4]}")
+        elif not ("padding" in kinds and len(data) <= PADDING_SPAN):   # a stray trailer-only file
+            problems.append(f"tcpflow wrote {name} ({len(data)} B) that we do not reproduce")
+    tf_keys = {parse_flow_name(name).key for name in tcpflow}
     problems += [f"we wrote {n} ({len(d)} B) that tcpflow lacks, no reason given"
                  for n, (fn, d) in sorted(mine.items()) if not (kinds & MISSING_KINDS and fn.key not in tf_keys)]
     return problems
-
-
-def parse_all(files: Files) -> list[tuple[FlowName, bytes]]:
-    return [(parse_flow_name(name), data) for name, data in files.items()]
 
 
 # --------------------------------------------------------------------------- the test
@@ -187,28 +199,88 @@ def test_capture_matches_oracles(capture_name: str | None, tmp_path: Path) -> No
     mode = table.get("tcpflow", "same")
     compare = table.get("compare", "tcpflow" if mode == "same" else "tshark")
     assert mode in TCPFLOW_MODES and compare in COMPARE and kinds <= REASON_KINDS, f"bad table: {table}"
+    assert compare != "tcpflow" or mode == "same", f"tcpflow is not the reference where it {mode}: {table}"
     capture = CORPUS / capture_name
 
     rc, ours = run_ours(capture, tmp_path / "ours")
     problems: list[str] = []
-    if COMPARE[compare] is None:                                                       # (a)
+    if mode == "same":                                                                 # (a)
         require_oracle(TCPFLOW)
-        reference = run_tcpflow(capture, tmp_path / "tcpflow").files
-        problems += [f"missing {n} ({len(reference[n])} B)" for n in sorted(set(reference) - set(ours))]
-        problems += [f"extra {n} ({len(ours[n])} B)" for n in sorted(set(ours) - set(reference))]
-        problems += [describe(n, ours[n], reference[n]) for n in sorted(set(ours) & set(reference))
-                     if ours[n] != reference[n]]
-    else:                                                                              # (b), (c)
+        problems += same_as_tcpflow(ours, run_tcpflow(capture, tmp_path / "tcpflow").files)
+    if COMPARE[compare] is not None:                                                   # (b), (c)
         require_oracle(TSHARK)
-        source, overlap = COMPARE[compare]
-        problems += compare_with_tshark(ours, tshark_streams(capture, source, overlap))
-        if mode == "differs":
-            require_oracle(TCPFLOW)
-            reference = run_tcpflow(capture, tmp_path / "tcpflow").files
-            problems += explain_tcpflow(reference, ours, kinds)
+        problems += compare_with_tshark(ours, tshark_streams(capture, *COMPARE[compare]))
+    if mode == "differs":                                                              # (b)
+        require_oracle(TCPFLOW)
+        problems += explain_tcpflow(run_tcpflow(capture, tmp_path / "tcpflow").files, ours, kinds)
 
     want = int(table.get("directions", row["tshark_tcp_data_directions"]))         # (d)
     have_n = sum(1 for data in ours.values() if data)
     if have_n != want:
         problems.append(f"{have_n} data directions, expected {want}")
     assert not problems, f"{capture_name} (rc {rc}, compare {compare}):\n  " + "\n  ".join(problems)
+
+
+# --------------------------------------------------------------------------- the harness itself (no CLI needed)
+
+def test_expectations_are_well_formed() -> None:
+    rows = manifest_rows()
+    for name, table in expectations().items():
+        assert not rows or name in rows, f"{name}: no such corpus capture"
+        assert set(table) <= {"tcpflow", "compare", "directions", "reasons"}, f"{name}: unknown key"
+        assert table.get("tcpflow", "same") in TCPFLOW_MODES, name
+        assert table.get("compare", "tshark") in COMPARE, name
+        assert table["reasons"] and reason_kinds(table) <= REASON_KINDS, f"{name}: {table['reasons']}"
+        assert isinstance(table.get("directions", 0), int), name
+
+
+@pytest.mark.parametrize("name, parts", [
+    ("010.000.000.001.00080-192.168.001.002.51234", ("10.0.0.1", 80, "192.168.1.2", 51234, None, 0)),
+    ("2001:db8:1::1.00080-2001:db8:1::2.27393c2", ("2001:db8:1::1", 80, "2001:db8:1::2", 27393, None, 2)),
+    ("001.001.001.001.12345-002.002.002.002.08080--45056c1", ("1.1.1.1", 12345, "2.2.2.2", 8080, 45056, 1)),
+    ("::1.00022-::1.50266--0", ("::1", 22, "::1", 50266, 0, 0)),
+])
+def test_flow_names_round_trip(name: str, parts: tuple) -> None:
+    assert tuple(parse_flow_name(name)) == parts
+    assert format_flow_name(*parts) == name
+
+
+def test_follow_block_with_gap_marker() -> None:
+    block = ("\nFilter: tcp.stream eq 3\nNode 0: [2001:db8::1]:1234\nNode 1: 10.0.0.2:80\n"
+             + b"GET ".hex() + "\n\t" + b"HTTP".hex() + "\n"
+             + b"[2 bytes missing in capture file]\x00".hex() + "\n" + b"/x".hex() + "\n" + "=" * 67 + "\n")
+    stream, nodes, chunks = _parse_block(block)
+    client, server = _assemble(stream, nodes, chunks)
+    assert stream == 3 and client.key == ("2001:db8::1", 1234, "10.0.0.2", 80)
+    assert (client.data, client.gaps) == (b"GET \0\0/x", [(4, 2)])
+    assert server.data == b"HTTP" and server.key == ("10.0.0.2", 80, "2001:db8::1", 1234)
+
+
+def _pkt(seq: int, payload: bytes = b"", flags: int = 0x18) -> _Packet:
+    return _Packet(0, "10.0.0.1", 1000, "10.0.0.2", 80, seq & 0xFFFFFFFF, len(payload), flags, payload)
+
+
+@pytest.mark.parametrize("overlap, expected", [("first", b"GOOD\0\0tail"), ("last", b"EVIL\0\0tail")])
+def test_fields_rebuild_overlap_holes_and_wrap(overlap: str, expected: bytes) -> None:
+    isn = 0xFFFFFFFE                                      # the data wraps past 2**32
+    packets = [_pkt(isn + 7, b"tail"), _pkt(isn, flags=SYN_FLAG), _pkt(isn + 1, b"GOOD"), _pkt(isn + 1, b"EVIL")]
+    d = rebuild_from_fields(0, ("10.0.0.1", 1000, "10.0.0.2", 80), packets, overlap)
+    assert (d.data, d.gaps) == (expected, [(4, 2)])
+
+
+def test_oracle_policy_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest
+
+    monkeypatch.setattr(conftest, "have", lambda tool: False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        conftest.require_oracle("tshark")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception):
+        conftest.require_oracle("tshark")
+
+
+def test_diff_spans_cover_tail() -> None:
+    assert diff_spans(b"abcdef", b"abXdef\0\0") == [(2, 1), (6, 2)]
+    assert diff_spans(b"abc", b"abX\0") == [(2, 2)]
+    assert diff_spans(b"same", b"same") == []

@@ -39,6 +39,10 @@ class PacketFilter:
         except pcapy.PcapError as exc:
             raise ValueError(f"filter {self.expr!r} cannot be compiled for link type {linktype}: {exc}") from None
 
+    def __reduce__(self) -> tuple[type[PacketFilter], tuple[str]]:
+        """Pickle as the expression: compiled programs cannot cross to worker processes."""
+        return PacketFilter, (self.expr,)
+
     def matches(self, record: Record) -> bool:
         program = self._programs.get(record.linktype) or self._program(record.linktype)
         return program.filter(record.data) != 0

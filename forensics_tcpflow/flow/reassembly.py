@@ -29,7 +29,7 @@ class Direction:
 
     __slots__ = ("policy", "open_file", "max_bytes", "file", "isn_known", "next_seq",
                  "frontier", "pending", "pending_starts", "pending_bytes", "gaps",
-                 "overlaps", "fin_offset", "stream_end", "out_of_order", "violations",
+                 "overlaps", "fin_seq", "stream_end", "out_of_order", "violations",
                  "syn_seen")
 
     def __init__(self, policy: str, open_file: Callable[[], FlowFile],
@@ -46,7 +46,7 @@ class Direction:
         self.pending_bytes = 0
         self.gaps: list[list] = []            # [start, end, kind], sorted, disjoint
         self.overlaps: list[tuple[int, int, str]] = []
-        self.fin_offset: int | None = None
+        self.fin_seq: int | None = None        # absolute: the FIN may come before the start is known
         self.stream_end = 0                   # highest offset + 1 that any data reached
         self.out_of_order = 0
         self.violations = 0
@@ -54,11 +54,19 @@ class Direction:
 
     # -- sequence space --------------------------------------------------
     def syn(self, seq: int) -> None:
-        """A SYN fixes the stream origin: its first data byte is seq + 1."""
-        self.syn_seen = True
+        """A SYN fixes the stream origin: its first data byte is seq + 1.
+
+        A SYN that arrives after data (a reordered capture) moves the origin
+        back; bytes between it and the first data seen become a recorded hole.
+        """
         if not self.isn_known:
             self.isn_known = True
             self.next_seq = (seq + 1) & 0xFFFFFFFF
+        elif not self.syn_seen:
+            off = self.offset(seq + 1)
+            if off < 0:
+                self._shift(-off)
+        self.syn_seen = True
 
     def offset(self, seq: int) -> int:
         return self.frontier + signed32(seq - self.next_seq)
@@ -101,15 +109,19 @@ class Direction:
         self._drain()
 
     def fin(self, seq: int, payload_len: int) -> None:
-        if not self.isn_known:
-            self.isn_known = True
-            self.next_seq = seq
-        self.fin_offset = self.offset(seq) + payload_len
+        self.fin_seq = (seq + payload_len) & 0xFFFFFFFF
+
+    @property
+    def fin_offset(self) -> int | None:
+        if self.fin_seq is None or not self.isn_known:
+            return None
+        return self.offset(self.fin_seq)
 
     @property
     def finished(self) -> bool:
-        """All bytes up to the FIN have arrived."""
-        return self.fin_offset is not None and self.frontier >= self.fin_offset and not self.pending
+        """All bytes up to the FIN have arrived (never while the stream's start is unknown)."""
+        end = self.fin_offset
+        return end is not None and self.frontier >= end and not self.pending
 
     # -- internals -------------------------------------------------------
     def _shift(self, count: int) -> None:
@@ -122,8 +134,6 @@ class Direction:
             g[0] += count
             g[1] += count
         self.overlaps = [(o + count, n, k) for o, n, k in self.overlaps]
-        if self.fin_offset is not None:
-            self.fin_offset += count
         self.stream_end += count
         if self.frontier > 0:
             self.gaps.insert(0, [0, count, HOLE])

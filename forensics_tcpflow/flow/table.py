@@ -93,7 +93,7 @@ class FlowTable:
             self._finish_connection(half.conn, "port-reuse")
             half = None
         if half is not None and half.closed:
-            if seg.payload and half.stream.offset(seg.seq) >= (half.stream.fin_offset or 0):
+            if seg.payload and half.stream.offset(seg.seq) >= half.stream.frontier:
                 self._finish_connection(half.conn, "port-reuse")
                 half = None
             else:
@@ -133,15 +133,18 @@ class FlowTable:
             half.close_reason = "rst"
             self._finish_connection(conn, "rst")
             return
-        if stream.fin_offset is not None and stream.finished:
+        if stream.finished:
             self._close_half(half, "fin")
             if all(h.closed for h in conn.halves.values()) and len(conn.halves) == 2:
                 self._finish_connection(conn, "fin")
 
     def _is_new_syn(self, half: Half, seg: Segment) -> bool:
+        """A SYN with another ISN, or far from the data seen, opens a new connection."""
         if half.syn_seq is not None:
             return half.syn_seq != seg.seq
-        return half.closed or half.stream.frontier > 0 or bool(half.stream.pending)
+        if not half.stream.isn_known:
+            return False
+        return not -self.options.max_seek <= half.stream.offset(seg.seq + 1) <= 0
 
     def _syn(self, half: Half, seg: Segment) -> None:
         if half.syn_seq is None:
@@ -236,7 +239,8 @@ class FlowTable:
 
     def _remember(self, half: Half) -> None:
         s = half.stream
-        self.recent[half.key] = (s.next_seq + max(s.stream_end, s.fin_offset or 0) - s.frontier) & 0xFFFFFFFF
+        end = s.fin_seq if s.fin_seq is not None else s.next_seq + max(0, s.stream_end - s.frontier)
+        self.recent[half.key] = end & 0xFFFFFFFF
         if len(self.recent) > RECENT_LIMIT:
             self.recent.popitem(last=False)
 
