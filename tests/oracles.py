@@ -113,11 +113,11 @@ class TsharkDirection:
         return (self.src, self.sport, self.dst, self.dport)
 
 
-_FIELDS = ("frame.number", "tcp.stream", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
-           "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.len", "tcp.flags", "tcp.payload")
+_FIELDS = ("tcp.stream", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
+           "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.flags", "tcp.payload")
 _GAP = re.compile(rb"^\[(\d+) bytes missing in capture file\]\x00$")
 _NODE = re.compile(r"^Node ([01]): (.*):(\d+)$")
-SYN, RST = 0x02, 0x04
+SYN = 0x02
 
 
 def _tshark(capture: Path, *args: str) -> str:
@@ -133,7 +133,6 @@ class _Packet(NamedTuple):
     dst: str
     dport: int
     seq: int
-    length: int
     flags: int
     payload: bytes
 
@@ -149,15 +148,15 @@ def tshark_packets(capture: Path) -> list[_Packet]:
     packets = []
     for line in out.splitlines():
         cols = line.split("\t")
-        if len(cols) != len(_FIELDS) or not cols[1]:
+        if len(cols) != len(_FIELDS) or not cols[0]:
             continue
-        _, stream, protos, ip_s, ip_d, ip6_s, ip6_d, sport, dport, seq, length, flags, payload = cols
+        stream, protos, ip_s, ip_d, ip6_s, ip6_d, sport, dport, seq, flags, payload = cols
         layers = [p for p in protos.split(":") if p in ("ip", "ipv6")]
         v6 = bool(layers) and layers[-1] == "ipv6"
         src, dst = (_last(ip6_s), _last(ip6_d)) if v6 else (_last(ip_s), _last(ip_d))
         packets.append(_Packet(int(_last(stream)), norm_addr(src), int(_last(sport)), norm_addr(dst),
-                               int(_last(dport)), int(_last(seq)), int(_last(length) or 0),
-                               int(_last(flags), 16), bytes.fromhex(_last(payload).replace(":", ""))))
+                               int(_last(dport)), int(_last(seq)), int(_last(flags), 16),
+                               bytes.fromhex(_last(payload).replace(":", ""))))
     return packets
 
 

@@ -116,7 +116,7 @@ def compare_with_tshark(ours: Files, tshark: list[TsharkDirection]) -> list[str]
             problems.append(f"{key}: we have {len(a)} data direction(s) {[n for n, _ in a]}, tshark {len(b)} "
                             f"(streams {[d.stream for d in b]}, sizes {[len(d.data) for d in b]})")
             continue
-        problems += [describe(name, data, d.data) + f" (tcp.stream {d.stream}, tshark gaps {d.gaps[:4]})"
+        problems += [describe(name, data, d.data) + f" (tshark {d.source} stream {d.stream}, gaps {d.gaps[:4]})"
                      for (name, data), d in zip(a, b) if data != d.data]
     return problems
 
@@ -257,7 +257,7 @@ def test_follow_block_with_gap_marker() -> None:
 
 
 def _pkt(seq: int, payload: bytes = b"", flags: int = 0x18) -> _Packet:
-    return _Packet(0, "10.0.0.1", 1000, "10.0.0.2", 80, seq & 0xFFFFFFFF, len(payload), flags, payload)
+    return _Packet(0, "10.0.0.1", 1000, "10.0.0.2", 80, seq & 0xFFFFFFFF, flags, payload)
 
 
 @pytest.mark.parametrize("overlap, expected", [("first", b"GOOD\0\0tail"), ("last", b"EVIL\0\0tail")])

@@ -82,6 +82,7 @@ class FlowTable:
         self.counters: Counter[str] = Counter()
         self.next_id = 0
         self.now = 0
+        self.files_kept = "X" not in options.fflags    # -FX: report only, no file to name
 
     # -- per segment -----------------------------------------------------
     def add(self, seg: Segment) -> None:
@@ -263,7 +264,7 @@ class FlowTable:
         family = half.conn.family
         s = half.stream
         return FlowRecord(
-            filename=half.name, filesize=half.size, hashes=half.hashes, family=family,
+            filename=half.name if self.files_kept else "", filesize=half.size, hashes=half.hashes, family=family,
             src=printable_address(family, src), dst=printable_address(family, dst),
             sport=sport, dport=dport, vlans=vlans,
             mac_src=format_mac(half.mac_src) or None, mac_dst=format_mac(half.mac_dst) or None,
