@@ -1,4 +1,4 @@
-"""One capture through the whole pipeline: reader, decoder, flow table, sink.
+"""Captures through the whole pipeline: reader, decoder, flow table, sink.
 
 The caller provides the sink and the flow-record callback; this module never
 decides where bytes or report lines land.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .capture.bpf import PacketFilter
 from .capture.reader import open_capture
@@ -24,8 +25,16 @@ from .provenance import InputSummary
 from .sink import FlowSink
 from .sink.files import SinkError
 
-PROGRESS_EVERY = 4096          # records between progress callbacks
+PROGRESS_EVERY = 4096          # records between progress callbacks (and stop checks)
 EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
+
+
+class Interrupted(Exception):
+    """The run was asked to stop (SIGINT/SIGTERM) in the middle of a capture."""
+
+
+def _never() -> bool:
+    return False
 
 
 def fingerprint(path: str) -> tuple[int, int, str, str]:
@@ -39,11 +48,68 @@ def fingerprint(path: str) -> tuple[int, int, str, str]:
     return st.st_size, st.st_mtime_ns, md5.hexdigest(), sha256.hexdigest()
 
 
+def process_captures(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSink,
+                     emit: Callable[[FlowRecord], None], progress: Callable[[Progress], None],
+                     packet_filter: PacketFilter | None = None,
+                     stop: Callable[[], bool] = _never) -> tuple[list[InputSummary], bool]:
+    """Reassemble every TCP flow of (path, label) captures read as one stream of packets.
+
+    One capture is the usual case; several are a --merge evidence set, given in
+    first-packet order, whose connections continue across file boundaries.
+    Returns a summary per capture started and whether `stop` cut the work short;
+    errors end up in the summaries, never raised.
+    """
+    summaries: list[InputSummary] = []
+    decoder = Decoder(overlap=options.overlap, frag_timeout_ns=options.frag_timeout_ns,
+                      frag_memory=options.frag_memory)
+    first_label = captures[0][1] if captures else ""
+    table = FlowTable(options, sink, emit, first_label, build_template(options.template, options.fflags),
+                      Path(captures[0][0]).name if captures else "")
+    interrupted = False
+    seen: Counter[str] = Counter()
+    try:
+        for path, label in captures:
+            if stop():
+                interrupted = True
+                break
+            table.begin_capture(label)
+            summary = _one_capture(path, label, options, decoder, table, progress, packet_filter, stop)
+            interrupted = summary.error.endswith(": interrupted")
+            summary.counters, seen = _counters_since(seen, decoder, table)
+            summaries.append(summary)
+            if interrupted:
+                break
+    finally:
+        try:
+            decoder.flush()
+            table.close_all()
+        finally:
+            sink.close()
+    if summaries:  # datagrams and connections still open at the end belong to the last capture read
+        last = summaries[-1]
+        last.counters, _ = _counters_since(seen - Counter(last.counters), decoder, table)
+        last.undecodable_packets = last.counters.get("undecodable", 0)
+    return summaries, interrupted
+
+
+def _counters_since(seen: Counter[str], decoder: Decoder, table: FlowTable) -> tuple[dict[str, int], Counter[str]]:
+    """This capture's share of the cumulative counters, and the new cumulative total."""
+    total = decoder.stats.counters + table.counters
+    mine = total - seen
+    return dict(sorted(mine.items())), total
+
+
 def process_capture(path: str, options: Options, sink: FlowSink, emit: Callable[[FlowRecord], None],
                     progress: Callable[[Progress], None], packet_filter: PacketFilter | None = None,
                     label: str | None = None) -> InputSummary:
-    """Reassemble every TCP flow of one capture; errors end up in the summary, never raised."""
-    label = label or path
+    """One capture on its own: the single-file form of process_captures."""
+    summaries, _ = process_captures([(path, label or path)], options, sink, emit, progress, packet_filter)
+    return summaries[0]
+
+
+def _one_capture(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,
+                 progress: Callable[[Progress], None], packet_filter: PacketFilter | None,
+                 stop: Callable[[], bool]) -> InputSummary:
     summary = InputSummary(path=label)
     try:
         summary.size, summary.mtime_ns, summary.md5_before, summary.sha256_before = fingerprint(path)
@@ -51,24 +117,19 @@ def process_capture(path: str, options: Options, sink: FlowSink, emit: Callable[
         summary.error = f"{label}: cannot read: {exc.strerror or exc}"
         return summary
     progress(Progress("start-capture", label, summary.size))
-    decoder = Decoder(overlap=options.overlap, frag_timeout_ns=options.frag_timeout_ns,
-                      frag_memory=options.frag_memory)
-    table = FlowTable(options, sink, emit, label, build_template(options.template, options.fflags),
-                      Path(path).name)
+    overlaps_before = len(decoder.stats.fragment_overlaps)
+    undecodable_before = decoder.stats.undecodable
     try:
-        _pump(path, label, options, decoder, table, summary, progress, packet_filter)
+        _pump(path, label, options, decoder, table, summary, progress, packet_filter, stop)
     except CaptureError as exc:
         exc.path = label
         summary.error = str(exc)
+    except Interrupted as exc:
+        summary.error = f"{label} ({exc}): interrupted"
     except (ValueError, SinkError) as exc:
         summary.error = f"{label}: {exc}"
-    finally:
-        decoder.flush()
-        table.close_all()
-        sink.close()
-    summary.counters = dict(sorted((decoder.stats.counters + table.counters).items()))
-    summary.undecodable_packets = decoder.stats.undecodable
-    summary.fragment_overlaps = list(decoder.stats.fragment_overlaps)
+    summary.undecodable_packets = decoder.stats.undecodable - undecodable_before
+    summary.fragment_overlaps = list(decoder.stats.fragment_overlaps[overlaps_before:])
     try:
         _, _, summary.md5_after, summary.sha256_after = fingerprint(path)
     except OSError as exc:
@@ -81,11 +142,12 @@ def process_capture(path: str, options: Options, sink: FlowSink, emit: Callable[
 
 def _pump(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,
           summary: InputSummary, progress: Callable[[Progress], None],
-          packet_filter: PacketFilter | None) -> None:
+          packet_filter: PacketFilter | None, stop: Callable[[], bool]) -> None:
     """The per-packet loop: kept flat, it runs once per packet."""
     decode = decoder.decode
     add = table.add
     expire = options.idle_timeout_ns > 0
+    every = PROGRESS_EVERY
     packets = truncated = filtered = 0
     first_ts = last_ts = None
     with open_capture(path) as capture:
@@ -103,8 +165,10 @@ def _pump(path: str, label: str, options: Options, decoder: Decoder, table: Flow
                     continue
                 for segment in decode(record):
                     add(segment)
-                if not packets % PROGRESS_EVERY:
+                if not packets % every:
                     progress(Progress("bytes", label, capture.raw_position))
+                    if stop():
+                        raise Interrupted(f"record {record.frame}")
                     if expire and not packets % EXPIRE_EVERY:
                         table.expire(record.ts_ns)
         finally:

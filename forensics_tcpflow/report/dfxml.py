@@ -14,7 +14,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import Any, ClassVar, Iterator
 
 from lxml import etree
 
@@ -64,7 +64,7 @@ def input_errors(inp: InputSummary) -> list[str]:
 class _XmlOut:
     """Indented incremental writing on top of lxml's xmlfile (which writes no whitespace itself)."""
 
-    def __init__(self, xf: etree.xmlfile) -> None:
+    def __init__(self, xf: Any) -> None:  # lxml's incremental writer (a private type)
         self._xf = xf
         self._had_children: list[bool] = []  # one entry per open element
 
