@@ -75,7 +75,10 @@ class Decoder:
         except RecursionError:
             self.fail("nesting-too-deep")
             return []
-        return [] if segment is None else [segment]
+        if segment is None:
+            return []
+        segment.wire_len, segment.cap_len = record.origlen, record.caplen
+        return [segment]
 
     def flush(self) -> None:
         """End of input: fragments still waiting make incomplete datagrams."""

@@ -31,6 +31,8 @@ class Segment:
     mac_dst: bytes | None = None
     missing: int = 0
     reassembled: bool = False   # rebuilt from IP fragments
+    wire_len: int = 0           # the frame's original length (tcpflow's `len`)
+    cap_len: int = 0            # the frame's captured length (tcpflow's `caplen`)
 
 
 TH_FIN = 0x01

@@ -40,6 +40,11 @@ class FlowRecord:
     caplen_short: int             # packets whose capture was cut by the snaplen
     close_reason: str             # "fin" | "rst" | "idle" | "seq-jump" | "end-of-input" | "port-reuse"
     reassembled_datagrams: int = 0
+    wire_bytes: int = 0           # frame bytes on the wire (tcpflow's len)
+    captured_bytes: int = 0       # frame bytes captured (tcpflow's caplen)
     holes: list[tuple[int, int]] = field(default_factory=list)
     truncated: list[tuple[int, int]] = field(default_factory=list)
     overlaps: list[tuple[int, int, str]] = field(default_factory=list)
+    # Only for a direction whose packets came from several captures of a --merge set:
+    # (capture, first frame, last frame) per capture, in reading order.
+    sources: list[tuple[str, int, int]] = field(default_factory=list)

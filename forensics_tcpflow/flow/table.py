@@ -29,8 +29,9 @@ class Half:
     """One direction plus what the report needs to say about it."""
 
     __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
-                 "packets", "caplen_short", "reassembled", "mac_src", "mac_dst", "role",
-                 "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason")
+                 "packets", "caplen_short", "reassembled", "wire_bytes", "captured_bytes", "mac_src", "mac_dst", "role",
+                 "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason",
+                 "capture", "span_first", "spans")
 
     def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
         self.conn = conn
@@ -40,6 +41,8 @@ class Half:
         self.first_frame = self.last_frame = seg.frame
         self.packets = 0
         self.caplen_short = 0
+        self.wire_bytes = 0
+        self.captured_bytes = 0
         self.reassembled = 0
         self.mac_src = seg.mac_src
         self.mac_dst = seg.mac_dst
@@ -51,6 +54,9 @@ class Half:
         self.size = 0
         self.hashes: dict[str, str] = {}
         self.close_reason = ""
+        self.capture = ""                          # the capture of the latest packet (--merge)
+        self.span_first = seg.frame                # first frame of this direction in that capture
+        self.spans: list[tuple[str, int, int]] = []  # earlier captures: (capture, first frame, last frame)
 
 
 class Connection:
@@ -99,6 +105,8 @@ class FlowTable:
                 half = None
             else:
                 half.packets += 1
+                if half.capture is not self.capture:
+                    self._next_capture(half, seg)
                 half.last_ts, half.last_frame = seg.ts_ns, seg.frame
                 return
         if half is None:
@@ -114,6 +122,10 @@ class FlowTable:
         if self.options.idle_timeout_ns:
             self.connections.move_to_end(conn.id)
         half.packets += 1
+        half.wire_bytes += seg.wire_len
+        half.captured_bytes += seg.cap_len
+        if half.capture is not self.capture:
+            self._next_capture(half, seg)
         half.last_ts, half.last_frame = seg.ts_ns, seg.frame
         if seg.missing:
             half.caplen_short += 1
@@ -186,6 +198,16 @@ class FlowTable:
         if peer is not None and peer.conn is conn and peer.role != "unknown":
             half.role = "client-to-server" if peer.role == "server-to-client" else "server-to-client"
         return half
+
+    def begin_capture(self, capture: str) -> None:
+        """The next segments come from `capture`: a --merge set's connections run on across files."""
+        self.capture = capture
+
+    def _next_capture(self, half: Half, seg: Segment) -> None:
+        if half.packets > 1:      # the first packet (counted already) only names the capture
+            half.spans.append((half.capture, half.span_first, half.last_frame))
+            half.span_first = seg.frame
+        half.capture = self.capture
 
     def _make_half(self, conn: Connection, key: Key, seg: Segment) -> Half:
         half = Half(conn, key, seg, None)  # type: ignore[arg-type]
@@ -269,11 +291,14 @@ class FlowTable:
             sport=sport, dport=dport, vlans=vlans,
             mac_src=format_mac(half.mac_src) or None, mac_dst=format_mac(half.mac_dst) or None,
             connection_id=half.conn.id, connection_index=half.connection_index,
-            direction=half.role, community_id=half.conn.community_id, capture=self.capture,
+            direction=half.role, community_id=half.conn.community_id,
+            capture=half.spans[0][0] if half.spans else half.capture,
             first_frame=half.first_frame, last_frame=half.last_frame,
             first_ts_ns=half.first_ts, last_ts_ns=half.last_ts, packets=half.packets,
             out_of_order=s.out_of_order, violations=s.violations,
             stream_length=max(s.stream_end, s.frontier), caplen_short=half.caplen_short,
             close_reason=half.close_reason, reassembled_datagrams=half.reassembled,
+            wire_bytes=half.wire_bytes, captured_bytes=half.captured_bytes,
             holes=s.ranges(HOLE), truncated=s.ranges(TRUNCATED), overlaps=list(s.overlaps),
+            sources=[*half.spans, (half.capture, half.span_first, half.last_frame)] if half.spans else [],
         )

@@ -207,7 +207,10 @@ def flow_attributes(rec: FlowRecord) -> dict[str, str]:
         "family": _AF_FAMILY[rec.family], "src_ipn": rec.src, "dst_ipn": rec.dst,
         "srcport": str(rec.sport), "dstport": str(rec.dport), "packets": str(rec.packets),
         "out_of_order_count": str(rec.out_of_order), "violations": str(rec.violations),
+        "len": str(rec.wire_bytes),
     }
+    if rec.captured_bytes < rec.wire_bytes:
+        attrs["caplen"] = str(rec.captured_bytes)
     if rec.mac_src:
         attrs["mac_saddr"] = rec.mac_src
     if rec.mac_dst:
