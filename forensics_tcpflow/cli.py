@@ -17,8 +17,11 @@ from .exitstatus import ExitStatus
 from .options import DEFAULT_TEMPLATE, NS, Options
 from .progress import ProgressBars
 
-EXIT_HELP = """Exit status: 0 all good; 1 some inputs had errors; 2 usage error;
-4 verify mismatch; 130 interrupted."""
+EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could not be written); 2 usage error;"
+             " 4 verify mismatch; 130 interrupted (SIGINT/SIGTERM: the report is complete and marked"
+             " interrupted; continue with --resume).\n\n"
+             "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
+             " `validate REPORT` checks a report against its schemas.")
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -46,9 +49,9 @@ def flows(
     hashes: str = typer.Option("md5,sha256", "--hash", help="Hashes per flow file: md5,sha1,sha256,sha512."),
     reports: str = typer.Option("dfxml,jsonl,csv", "--report", help="Report formats: dfxml,jsonl,csv."),
     report_path: Optional[str] = typer.Option(None, "-X", help="DFXML report path (default OUT/report.xml)."),
-    jobs: int = typer.Option(0, "-j", "--jobs", help="Worker processes (0: all cores)."),
-    merge: bool = typer.Option(False, "--merge", help="Treat all inputs as one evidence set (rotated captures)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in OUT."),
+    jobs: int = typer.Option(0, "-j", "--jobs", help="Worker processes over captures (0: all cores); outputs are the same for any N."),
+    merge: bool = typer.Option(False, "--merge", help="Treat all inputs as one evidence set (rotated captures), read in first-packet order."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted (or killed) run in OUT from its journal."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars."),
     version: bool = typer.Option(False, "-V", "--version", help="Print the version and exit."),
 ) -> None:

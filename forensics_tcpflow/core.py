@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
+import signal
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
+from .batch.jobs import Job, promote, run_jobs
+from .batch.journal import Journal, JournalError, state_dir
+from .batch.merge import order_by_first_packet
+from .batch.walk import walk_inputs
 from .capture.bpf import PacketFilter
-from .engine import process_capture
-from .environment import Environment
+from .environment import Environment, Progress
 from .exitstatus import ExitStatus
 from .flow.naming import TemplateError, build_template
 from .flow.record import FlowRecord
@@ -18,7 +25,8 @@ from .report.registry import write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .runinfo import make_run_info
-from .batch.walk import walk_inputs
+
+NS = 1_000_000_000
 
 
 class UsageError(Exception):
@@ -37,13 +45,56 @@ def _check_layout(options: Options, report_path: Path) -> None:
     out = Path(options.outdir).resolve()
     for given in options.inputs:
         src = Path(given).resolve()
-        root = src if src.is_dir() else src.parent
-        if src.is_dir() and _inside(out, root):
+        if src.is_dir() and _inside(out, src):
             raise UsageError(f"output directory {options.outdir} lies inside the evidence folder {given}")
         if out == src:
             raise UsageError(f"output directory {options.outdir} is an input")
-    if report_path.exists() and not options.resume:
+    if options.resume:
+        return
+    if report_path.exists():
         raise UsageError(f"{report_path} already exists: choose a new output directory (or --resume)")
+    if state_dir(options.outdir).exists():
+        raise UsageError(f"{options.outdir} holds an unfinished run: continue it with --resume,"
+                         " or choose a new output directory")
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT/SIGTERM ask the run to stop taking work and finish cleanly (only the main thread can listen)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    saved = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def plan_jobs(options: Options, captures: list[tuple[str, str]]) -> list[Job]:
+    """One job per capture, or with --merge one job over every capture in first-packet order."""
+    if options.merge and captures:
+        ordered = order_by_first_packet(captures)
+        return [Job(0, tuple((path, path) for path, _ in ordered), "")]
+    return [Job(index, ((path, path),), subdir) for index, (path, subdir) in enumerate(captures)]
+
+
+@dataclass(slots=True)
+class Tally:
+    """What the closing summary lines say."""
+
+    flows: int = 0
+    flow_bytes: int = 0
+    warnings: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def count(self, flows: Iterable[FlowRecord]) -> Iterator[FlowRecord]:
+        for rec in flows:
+            self.flows += 1
+            self.flow_bytes += rec.filesize
+            yield rec
 
 
 def run(options: Options, env: Environment) -> ExitStatus:
@@ -52,51 +103,114 @@ def run(options: Options, env: Environment) -> ExitStatus:
     try:
         _check_layout(options, report_path)
         build_template(options.template, options.fflags)
-        packet_filter = PacketFilter(options.bpf) if options.bpf else None
+        if options.bpf:
+            PacketFilter(options.bpf)
     except (UsageError, TemplateError, ValueError) as exc:
         env.error(str(exc))
         return ExitStatus.USAGE
-    outdir = Path(options.outdir)
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        env.error(f"cannot create output directory {outdir}: {exc.strerror or exc}")
-        return ExitStatus.INPUT_ERRORS
-    run_info = make_run_info(env.command_line, options, start_ns)
-    captures, skipped = walk_inputs(options.inputs)
-    status = ExitStatus.OK
-    for path, reason in skipped:
-        env.warn(f"{path}: skipped: {reason}")
-    summaries: list[InputSummary] = []
-    with tempfile.TemporaryDirectory(prefix=".ftf-spool-", dir=report_path.parent) as spool_dir:
-        spool = FlowSpool(spool_dir, captures=[label for label, _ in captures])
-        for path, subdir in captures:
-            sink = env.make_sink(outdir / subdir, options.hashes, options.max_fds, "X" not in options.fflags)
-
-            def emit(rec: FlowRecord, subdir: str = subdir) -> None:
-                if rec.filename and subdir:
-                    rec.filename = f"{subdir}/{rec.filename}"
-                spool.add(rec)
-
-            summary = process_capture(path, options, sink, emit, env.progress, packet_filter)
-            summary.output_dir = subdir
-            summaries.append(summary)
-            if summary.error:
-                env.error(summary.error)
-                status = ExitStatus.INPUT_ERRORS
-        spool.close()
-        run_info.end_ns = env.clock_ns()
-        run_info.exit_status = int(status)
+    with _stop_on_signals() as stop:
         try:
-            write_reports(options.reports, run_info, summaries, spool, options, report_path)
+            return _run(options, env, report_path, start_ns, stop)
+        except JournalError as exc:
+            env.error(str(exc))
+            return ExitStatus.USAGE
         except OSError as exc:
-            env.error(f"cannot write the report {report_path}: {exc.strerror or exc}")
+            env.error(f"cannot write to {exc.filename or options.outdir}: {exc.strerror or exc};"
+                      " no report was written (the run can be continued with --resume)")
             return ExitStatus.INPUT_ERRORS
+
+
+def _run(options: Options, env: Environment, report_path: Path, start_ns: int, stop: threading.Event) -> ExitStatus:
+    outdir = Path(options.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    tally = Tally()
+    captures, tally.skipped = walk_inputs(options.inputs)
+    for path, reason in tally.skipped:
+        env.warn(f"{path}: skipped: {reason}")
+        tally.warnings += 1
+    jobs = plan_jobs(options, captures)
+    journal = Journal(state_dir(outdir))
+    done: dict[int, tuple[list[InputSummary], FlowSpool]] = {
+        index: (finished.summaries, finished.spool) for index, finished in journal.open(options, jobs).items()}
+    if done:
+        env.log(f"forensics-tcpflow: resuming: {len(done)} of {len(jobs)} jobs already done")
+    for summaries, _ in done.values():
+        _report_errors(env, summaries)
+    todo = [job for job in jobs if job.index not in done]
+    workers = min(options.jobs or os.cpu_count() or 1, len(todo))
+    env.progress(Progress("start-run", "", sum(_size(path) for job in todo for path, _ in job.captures)))
+    interrupted = False
+    results = run_jobs(todo, options, journal.workspace, workers, env.make_sink, env.progress, stop)
+    with contextlib.closing(results):
+        for result in results:
+            promote(journal.workspace.stage(jobs[result.index]), outdir / jobs[result.index].subdir)
+            if result.interrupted:
+                interrupted = True
+            else:
+                journal.record(result)
+            done[result.index] = (result.summaries, result.spool)
+            _report_errors(env, result.summaries)
+            env.progress(Progress("flows", "", sum(len(spool) for _, spool in done.values())))
+    interrupted = interrupted or stop.is_set()
+    if interrupted:
+        env.warn("interrupted: every open flow was closed; continue the run with --resume")
+        tally.warnings += 1
+    return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal)
+
+
+def _report_errors(env: Environment, summaries: list[InputSummary]) -> None:
+    for summary in summaries:
+        if summary.error:
+            env.error(summary.error)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _finish(options: Options, env: Environment, report_path: Path, start_ns: int, jobs: list[Job],
+            done: dict[int, tuple[list[InputSummary], FlowSpool]], interrupted: bool, tally: Tally,
+            journal: Journal) -> ExitStatus:
+    summaries = [summary for index in sorted(done) for summary in done[index][0]]
+    processed = {summary.path for summary in summaries}
+    not_done = [(path, "not processed: the run was interrupted")
+                for job in jobs for path, _ in job.captures if path not in processed]
+    errors = [summary.error for summary in summaries if summary.error]
+    status = ExitStatus.INTERRUPTED if interrupted else ExitStatus.INPUT_ERRORS if errors else ExitStatus.OK
+    run_info = make_run_info(env.command_line, options, start_ns)
+    for path, reason in tally.skipped + not_done:
+        run_info.options[f"skipped:{path}"] = reason
+    run_info.interrupted = interrupted
+    run_info.exit_status = int(status)
+    labels = [label for job in jobs for _, label in job.captures]
+    spools = [spool for _, spool in (done[index] for index in sorted(done))]
+    spool = FlowSpool.merge(spools, captures=labels) if spools else FlowSpool(journal.workspace.spools, labels)
+    run_info.end_ns = env.clock_ns()
+    write_reports(options.reports, run_info, summaries, tally.count(spool), options, report_path)
     if "dfxml" in options.reports:
         problems = validate_report(report_path)
         for problem in problems:
             env.error(f"{report_path}: invalid report: {problem}")
-        if problems:
-            return ExitStatus.INPUT_ERRORS
+        if problems and status == ExitStatus.OK:
+            status = ExitStatus.INPUT_ERRORS
+    if not interrupted:
+        journal.remove()
+    if not options.quiet:
+        _summary(env, summaries, len(labels), errors, tally, env.clock_ns() - start_ns)
     return status
+
+
+def _summary(env: Environment, summaries: list[InputSummary], planned: int, errors: list[str], tally: Tally,
+             elapsed_ns: int) -> None:
+    log = env.log
+    log(f"forensics-tcpflow: captures: {len(summaries)} of {planned} processed,"
+        f" {len(tally.skipped)} other files skipped")
+    log(f"forensics-tcpflow: packets: {sum(s.packets for s in summaries)}"
+        f" ({sum(s.size for s in summaries)} input bytes)")
+    log(f"forensics-tcpflow: flows: {tally.flows} ({tally.flow_bytes} bytes in flow files)")
+    log(f"forensics-tcpflow: warnings: {tally.warnings}, errors: {len(errors)},"
+        f" elapsed: {elapsed_ns / NS:.2f} s")

@@ -66,16 +66,18 @@ def process_captures(captures: Sequence[tuple[str, str]], options: Options, sink
     table = FlowTable(options, sink, emit, first_label, build_template(options.template, options.fflags),
                       Path(captures[0][0]).name if captures else "")
     interrupted = False
-    seen: Counter[str] = Counter()
+    before: Counter[str] = Counter()
+    overlaps = 0
     try:
         for path, label in captures:
             if stop():
                 interrupted = True
                 break
             table.begin_capture(label)
-            summary = _one_capture(path, label, options, decoder, table, progress, packet_filter, stop)
-            interrupted = summary.error.endswith(": interrupted")
-            summary.counters, seen = _counters_since(seen, decoder, table)
+            before = decoder.stats.counters + table.counters
+            overlaps = len(decoder.stats.fragment_overlaps)
+            summary, interrupted = _one_capture(path, label, options, decoder, table, progress, packet_filter, stop)
+            _share(summary, before, overlaps, decoder, table)
             summaries.append(summary)
             if interrupted:
                 break
@@ -86,50 +88,40 @@ def process_captures(captures: Sequence[tuple[str, str]], options: Options, sink
         finally:
             sink.close()
     if summaries:  # datagrams and connections still open at the end belong to the last capture read
-        last = summaries[-1]
-        last.counters, _ = _counters_since(seen - Counter(last.counters), decoder, table)
-        last.undecodable_packets = last.counters.get("undecodable", 0)
+        _share(summaries[-1], before, overlaps, decoder, table)
     return summaries, interrupted
 
 
-def _counters_since(seen: Counter[str], decoder: Decoder, table: FlowTable) -> tuple[dict[str, int], Counter[str]]:
-    """This capture's share of the cumulative counters, and the new cumulative total."""
-    total = decoder.stats.counters + table.counters
-    mine = total - seen
-    return dict(sorted(mine.items())), total
-
-
-def process_capture(path: str, options: Options, sink: FlowSink, emit: Callable[[FlowRecord], None],
-                    progress: Callable[[Progress], None], packet_filter: PacketFilter | None = None,
-                    label: str | None = None) -> InputSummary:
-    """One capture on its own: the single-file form of process_captures."""
-    summaries, _ = process_captures([(path, label or path)], options, sink, emit, progress, packet_filter)
-    return summaries[0]
+def _share(summary: InputSummary, before: Counter[str], overlaps: int, decoder: Decoder, table: FlowTable) -> None:
+    """A capture's part of the counters, which run on across the captures of a merged set."""
+    mine = decoder.stats.counters + table.counters - before
+    summary.counters = dict(sorted(mine.items()))
+    summary.undecodable_packets = mine["undecodable"]
+    summary.fragment_overlaps = list(decoder.stats.fragment_overlaps[overlaps:])
 
 
 def _one_capture(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,
                  progress: Callable[[Progress], None], packet_filter: PacketFilter | None,
-                 stop: Callable[[], bool]) -> InputSummary:
+                 stop: Callable[[], bool]) -> tuple[InputSummary, bool]:
+    """Fingerprint, read and fingerprint again; True when `stop` cut the reading short."""
     summary = InputSummary(path=label)
+    interrupted = False
     try:
         summary.size, summary.mtime_ns, summary.md5_before, summary.sha256_before = fingerprint(path)
     except OSError as exc:
         summary.error = f"{label}: cannot read: {exc.strerror or exc}"
-        return summary
+        return summary, interrupted
     progress(Progress("start-capture", label, summary.size))
-    overlaps_before = len(decoder.stats.fragment_overlaps)
-    undecodable_before = decoder.stats.undecodable
     try:
         _pump(path, label, options, decoder, table, summary, progress, packet_filter, stop)
     except CaptureError as exc:
         exc.path = label
         summary.error = str(exc)
     except Interrupted as exc:
-        summary.error = f"{label} ({exc}): interrupted"
+        summary.error = f"{label} ({exc}): interrupted before the end of the capture"
+        interrupted = True
     except (ValueError, SinkError) as exc:
         summary.error = f"{label}: {exc}"
-    summary.undecodable_packets = decoder.stats.undecodable - undecodable_before
-    summary.fragment_overlaps = list(decoder.stats.fragment_overlaps[overlaps_before:])
     try:
         _, _, summary.md5_after, summary.sha256_after = fingerprint(path)
     except OSError as exc:
@@ -137,7 +129,7 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
     if (summary.md5_after, summary.sha256_after) != (summary.md5_before, summary.sha256_before):
         summary.error = summary.error or f"{label}: the capture changed while it was processed"
     progress(Progress("end-capture", label, summary.size))
-    return summary
+    return summary, interrupted
 
 
 def _pump(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,

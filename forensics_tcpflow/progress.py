@@ -21,10 +21,11 @@ class ProgressBars:
         self.env = env
         self.enabled = enabled and sys.stderr.isatty()
         self.bytes_bar: tqdm | None = None
-        self.done_in_finished = 0
-        self.current = 0
+        self.done: dict[str, int] = {}     # bytes read per capture in progress (workers run several at once)
         self.captures = 0
         self.flows = 0
+        self.current = ""
+        self.planned = False                # "start-run" gave the total: ETA is right from the start
 
     def __enter__(self) -> "ProgressBars":
         if self.enabled:
@@ -38,18 +39,30 @@ class ProgressBars:
     def update(self, event: Progress) -> None:
         bar = self.bytes_bar
         assert bar is not None
-        if event.kind == "start-capture":
-            bar.total = (bar.total or 0) + event.amount
-            self.current = 0
+        if event.kind == "start-run":
+            bar.total, self.planned = event.amount, True
+        elif event.kind == "start-capture":
+            if not self.planned:
+                bar.total = (bar.total or 0) + event.amount
+            self.done[event.capture] = 0
         elif event.kind == "bytes":
-            bar.update(max(0, event.amount - self.current))
-            self.current = max(self.current, event.amount)
+            self._advance(event.capture, event.amount)
         elif event.kind == "end-capture":
-            bar.update(max(0, event.amount - self.current))
+            self._advance(event.capture, event.amount)
+            self.done.pop(event.capture, None)
             self.captures += 1
         elif event.kind == "flows":
             self.flows = event.amount
-        bar.set_postfix(captures=self.captures, flows=self.flows, current=event.capture[-40:], refresh=False)
+        if event.capture:
+            self.current = event.capture[-40:]
+        bar.set_postfix(captures=self.captures, flows=self.flows, current=self.current, refresh=False)
+
+    def _advance(self, capture: str, done: int) -> None:
+        assert self.bytes_bar is not None
+        before = self.done.get(capture, 0)
+        if done > before:
+            self.bytes_bar.update(done - before)
+            self.done[capture] = done
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

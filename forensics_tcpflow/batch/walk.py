@@ -23,9 +23,30 @@ def walk_inputs(inputs: tuple[str, ...]) -> tuple[list[tuple[str, str]], list[tu
                 _classify(path, path.relative_to(root).as_posix(), found, skipped)
         else:
             found.append((str(root), root.name))   # named explicitly: its errors are reported, not skipped
+    found = _distinct(found, skipped)
     if len(found) == 1:
         found = [(found[0][0], "")]
     return found, skipped
+
+
+def _distinct(found: list[tuple[str, str]], skipped: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each file once; output sub-directories made unique ("name~2") when two inputs share a relative path."""
+    seen_files: dict[str, str] = {}
+    used: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for path, rel in found:
+        real = os.path.realpath(path)
+        if real in seen_files:
+            skipped.append((path, f"the same file as {seen_files[real]}"))
+            continue
+        seen_files[real] = path
+        unique, n = rel, 1
+        while unique in used:
+            n += 1
+            unique = f"{rel}~{n}"
+        used.add(unique)
+        out.append((path, unique))
+    return out
 
 
 def _files_below(root: Path, skipped: list[tuple[str, str]]) -> list[Path]:

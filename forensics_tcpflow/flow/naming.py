@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 from ..options import DEFAULT_TEMPLATE, NS
@@ -33,6 +34,7 @@ class NameFields:
     sensor: str                # %S: the capture's name
 
 
+@lru_cache(maxsize=65536)
 def format_address(family: int, packed: bytes) -> str:
     """tcpflow's file-name form: zero-padded dotted quad, compressed IPv6."""
     if family == 4:
@@ -40,6 +42,7 @@ def format_address(family: int, packed: bytes) -> str:
     return str(ipaddress.IPv6Address(packed))
 
 
+@lru_cache(maxsize=65536)
 def printable_address(family: int, packed: bytes) -> str:
     """The conventional text form used in reports."""
     return str(ipaddress.IPv4Address(packed) if family == 4 else ipaddress.IPv6Address(packed))

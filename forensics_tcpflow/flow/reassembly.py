@@ -108,6 +108,13 @@ class Direction:
                 self._insert(off, payload)
         self._drain()
 
+    def append(self, data: bytes) -> None:
+        """In-order bytes at the frontier with nothing pending: `add` without the judgement."""
+        end = self.frontier + len(data)
+        self.stream_end = max(self.stream_end, end)
+        self._store(self.frontier, data)
+        self._move_frontier(end)
+
     def fin(self, seq: int, payload_len: int) -> None:
         self.fin_seq = (seq + payload_len) & 0xFFFFFFFF
 

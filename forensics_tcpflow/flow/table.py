@@ -151,6 +151,32 @@ class FlowTable:
             if all(h.closed for h in conn.halves.values()) and len(conn.halves) == 2:
                 self._finish_connection(conn, "fin")
 
+    def add_run(self, key: Key, seq: int, data: bytes, packets: int, wire: int, cap: int,
+                last_ts: int, last_frame: int) -> bool:
+        """Apply a run of plain in-sequence segments of one open direction at once.
+
+        Exactly what `add` would do for each of them, or nothing and False
+        when any of them would need judgement (the caller then falls back).
+        """
+        half = self.halves.get(key)
+        if half is None or half.closed or half.capture is not self.capture:
+            return False
+        stream = half.stream
+        if (not stream.isn_known or stream.pending or stream.fin_seq is not None
+                or stream.offset(seq) != stream.frontier):
+            return False
+        self.now = last_ts
+        half.conn.last_ts = last_ts
+        if self.options.idle_timeout_ns:
+            self.connections.move_to_end(half.conn.id)
+        half.packets += packets
+        half.wire_bytes += wire
+        half.captured_bytes += cap
+        half.last_ts, half.last_frame = last_ts, last_frame
+        if data:
+            stream.append(data)
+        return True
+
     def _is_new_syn(self, half: Half, seg: Segment) -> bool:
         """A SYN with another ISN, or far from the data seen, opens a new connection."""
         if half.syn_seq is not None:

@@ -12,12 +12,19 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 BUFFER_LIMIT = 64 * 1024
 BUFFER_BUDGET = 32 * 1024 * 1024   # all flows' write buffers together
+THREADED_HASH_MIN = 8192           # hashlib releases the GIL for chunks this large: hash beside the parser
 _ZEROS = bytes(BUFFER_LIMIT)
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
+
+
+def _update(hashers: list, data: bytes) -> None:
+    for h in hashers:
+        h.update(data)
 
 
 class SinkError(OSError):
@@ -28,9 +35,9 @@ class DiskFlowFile:
     """A flow file with an append buffer and running digests."""
 
     __slots__ = ("sink", "path", "fd", "buffer", "buffered", "flushed", "size",
-                 "hashers", "hashed", "stale", "keep")
+                 "hashers", "hashed", "stale", "keep", "hashing")
 
-    def __init__(self, sink: "FileSink", path: Path, hash_names: tuple[str, ...], keep: bool) -> None:
+    def __init__(self, sink: "FileSink", path: str, hash_names: tuple[str, ...], keep: bool) -> None:
         self.sink = sink
         self.path = path
         self.fd = -1
@@ -42,6 +49,7 @@ class DiskFlowFile:
         self.hashed = 0         # digests cover [0, hashed) while not stale
         self.stale = False
         self.keep = keep
+        self.hashing: Future | None = None   # the last digest update handed to the hashing thread
 
     # -- writing ---------------------------------------------------------
     def write(self, offset: int, data: bytes) -> None:
@@ -58,9 +66,17 @@ class DiskFlowFile:
 
     def _append(self, data: bytes) -> None:
         if not self.stale:
-            for h in self.hashers:
-                h.update(data)
+            if self.hashing is not None or len(data) >= THREADED_HASH_MIN:
+                self.hashing = self.sink.hash_thread.submit(_update, self.hashers, data)
+            else:
+                for h in self.hashers:
+                    h.update(data)
             self.hashed += len(data)
+        if not self.buffered and len(data) >= BUFFER_LIMIT:
+            self._pwrite(self.flushed, data)      # large in-order run: no copy into the buffer
+            self.flushed += len(data)
+            self.size += len(data)
+            return
         if not self.buffered:
             self.sink._buffering(self)
         self.buffer.append(data)
@@ -130,6 +146,9 @@ class DiskFlowFile:
     # -- closing ---------------------------------------------------------
     def close(self, mtime_ns: int) -> tuple[int, dict[str, str]]:
         self._flush()
+        if self.hashing is not None:
+            self.hashing.result()          # digests are updated in order by one thread
+            self.hashing = None
         if self.stale or self.hashed != self.size:
             self.hashers = [hashlib.new(h.name) for h in self.hashers]
             pos = 0
@@ -144,7 +163,7 @@ class DiskFlowFile:
         if self.keep:
             os.utime(self.path, ns=(mtime_ns, mtime_ns))
         else:
-            self.path.unlink(missing_ok=True)
+            os.unlink(self.path)
         return self.size, digests
 
 
@@ -153,7 +172,8 @@ class FileSink:
 
     def __init__(self, root: Path, hash_names: tuple[str, ...], max_fds: int = 1000,
                  keep: bool = True) -> None:
-        self.root = root
+        self.root = str(root)
+        self.made_dirs: set[str] = set()
         self.hash_names = tuple(hash_names)
         self.max_fds = max(1, max_fds)
         self.keep = keep
@@ -162,14 +182,18 @@ class FileSink:
         self.with_buffer: OrderedDict[int, DiskFlowFile] = OrderedDict()
         self.buffered_total = 0
         self.buffer_budget = BUFFER_BUDGET
+        self.hash_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftf-hash")
 
     def taken(self, name: str) -> bool:
         return name in self.names
 
     def create(self, name: str) -> DiskFlowFile:
         self.names.add(name)
-        path = self.root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = os.path.join(self.root, name)
+        folder = os.path.dirname(path)
+        if folder not in self.made_dirs:
+            os.makedirs(folder, exist_ok=True)
+            self.made_dirs.add(folder)
         return DiskFlowFile(self, path, self.hash_names, self.keep)
 
     def _open(self, f: DiskFlowFile) -> int:
@@ -210,3 +234,4 @@ class FileSink:
         for f in list(self.lru.values()):
             f.evict()
         self.lru.clear()
+        self.hash_thread.shutdown(wait=True)

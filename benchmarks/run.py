@@ -1,0 +1,241 @@
+"""Time forensics-tcpflow against tcpflow 1.6.1 on the generated workloads, in the same run.
+
+Each row runs ours and tcpflow alternately (ours, tcpflow, ours, ...), each run a separate
+child process timed by wall clock with its peak RSS from os.wait4; medians of `--repeat`.
+The first pair of outputs is compared flow file by flow file (name -> sha256).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .generate import QUICK_SCALE, WORKLOADS, CaptureInfo, Workload, bench_dir, capture_input, generate
+
+TCPFLOW = "/usr/bin/tcpflow"
+REPORT_FILES = frozenset({"report.xml", "flows.jsonl", "flows.csv"})
+SHM = Path("/dev/shm")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a workload, our -j, and the target speed ratio."""
+
+    workload: str
+    jobs: int
+    target: float
+
+
+ROWS = (Row("bulk", 1, 1.0), Row("small", 1, 1.0), Row("short", 1, 1.0), Row("split", 2, 2.0), Row("bulk", 2, 1.5))
+RSS_TARGET_MB = {"short": 256}
+
+
+@dataclass
+class Timing:
+    seconds: float
+    peak_rss_kb: int
+    status: int
+
+
+@dataclass
+class Result:
+    row: Row
+    capture: CaptureInfo
+    ours: list[Timing] = field(default_factory=list)
+    tcpflow: list[Timing] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    output: str = "shm"
+
+    def median(self, side: str) -> float:
+        return statistics.median(t.seconds for t in getattr(self, side))
+
+    def rss_mb(self, side: str) -> float:
+        return max(t.peak_rss_kb for t in getattr(self, side)) / 1024
+
+    @property
+    def ratio(self) -> float:
+        """Speed ours/tcpflow: above 1 means we are faster."""
+        return self.median("tcpflow") / self.median("ours")
+
+
+# --- running ------------------------------------------------------------------------------
+
+def timed(argv: list[str], log: Path) -> Timing:
+    """Run one child; its wall time and peak RSS (the largest process of its tree, from wait4)."""
+    with open(log, "ab") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Timing(seconds, usage.ru_maxrss, proc.returncode)
+
+
+def ours_command(info: CaptureInfo, out: Path, jobs: int) -> list[str]:
+    return [sys.executable, "-m", "forensics_tcpflow", capture_input(info), "-o", str(out), "-j", str(jobs),
+            "--hash", "md5,sha256", "--report", "dfxml,jsonl,csv", "-q"]
+
+
+def tcpflow_commands(info: CaptureInfo, out: Path) -> list[list[str]]:
+    """tcpflow reads one capture per run; a folder's files go to per-file sub-folders, as ours do."""
+    if len(info.paths) == 1:
+        return [[TCPFLOW, "-r", info.paths[0], "-o", str(out), "-e", "md5"]]
+    return [[TCPFLOW, "-r", p, "-o", str(out / Path(p).name), "-e", "md5"] for p in info.paths]
+
+
+def run_tcpflow(info: CaptureInfo, out: Path, log: Path) -> Timing:
+    total, peak, status = 0.0, 0, 0
+    for argv in tcpflow_commands(info, out):
+        Path(argv[argv.index("-o") + 1]).mkdir(parents=True, exist_ok=True)
+        t = timed(argv, log)
+        total, peak, status = total + t.seconds, max(peak, t.peak_rss_kb), status or t.status
+    return Timing(total, peak, status)
+
+
+def flow_digests(root: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every flow file (report files left out)."""
+    digests: dict[str, str] = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            if name in REPORT_FILES:
+                continue
+            path = Path(dirpath) / name
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+            digests[path.relative_to(root).as_posix()] = h.hexdigest()
+    return digests
+
+
+def compare_outputs(ours: Path, theirs: Path, limit: int = 10) -> list[str]:
+    """Every difference in flow files between two output folders, as readable lines (first `limit` of each kind)."""
+    a, b = flow_digests(ours), flow_digests(theirs)
+    kinds = (("only in ours", sorted(a.keys() - b.keys())), ("only in tcpflow", sorted(b.keys() - a.keys())),
+             ("different bytes", sorted(k for k in a.keys() & b.keys() if a[k] != b[k])))
+    lines: list[str] = []
+    for label, names in kinds:
+        lines += [f"{label}: {n}" for n in names[:limit]]
+        if len(names) > limit:
+            lines.append(f"{label}: ... {len(names) - limit} more")
+    return lines
+
+
+def output_root(kind: str, root: Path) -> Path:
+    """tmpfs when asked for and big enough, else the bench folder on disk."""
+    if kind == "shm" and SHM.is_dir() and shutil.disk_usage(SHM).free > 8 << 30:
+        return SHM
+    return root / "out"
+
+
+def run_row(row: Row, info: CaptureInfo, repeat: int, out_root: Path, log: Path) -> Result:
+    result = Result(row, info, output="tmpfs" if out_root == SHM else "disk")
+    out_root.mkdir(parents=True, exist_ok=True)
+    for i in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="ftf-bench-", dir=out_root) as tmp:
+            ours, theirs = Path(tmp) / "ours", Path(tmp) / "tcpflow"
+            result.ours.append(timed(ours_command(info, ours, row.jobs), log))
+            result.tcpflow.append(run_tcpflow(info, theirs, log))
+            if i == 0:
+                result.differences = compare_outputs(ours, theirs)
+        print(f"  {row.workload} -j {row.jobs} run {i + 1}: ours {result.ours[-1].seconds:.2f} s, "
+              f"tcpflow {result.tcpflow[-1].seconds:.2f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def memory_check(names: list[str], scale: float, factor: float, root: Path, out_root: Path, log: Path) -> list[str]:
+    """Our peak RSS on a capture and on one `factor` times longer (same shape): it should stay flat."""
+    lines = []
+    for name in names:
+        rss = []
+        for s in (scale, scale * factor):
+            info = generate(WORKLOADS[name].scaled(s), root)
+            with tempfile.TemporaryDirectory(prefix="ftf-bench-", dir=out_root) as tmp:
+                t = timed(ours_command(info, Path(tmp) / "ours", 1), log)
+            rss.append(t.peak_rss_kb / 1024)
+            lines.append(f"{name} x{s:g}: {info.bytes / 1e6:,.0f} MB, {info.flows:,} flows: "
+                         f"ours peak RSS {rss[-1]:.0f} MB in {t.seconds:.1f} s")
+        lines.append(f"{name}: RSS grew {100 * (rss[1] / rss[0] - 1):+.1f}% for {factor:g}x the capture (target <= 10%)")
+    return lines
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+def table(results: list[Result]) -> str:
+    head = ("| workload | capture | -j | ours MB/s | ours pkt/s | ours peak RSS | tcpflow MB/s | tcpflow peak RSS "
+            "| ours/tcpflow | target | same bytes |")
+    lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in results:
+        mb = r.capture.bytes / 1e6
+        w = r.capture.workload
+        shape = f"{mb:,.0f} MB, {w['flows']:,} flows, {w['segment']} B segments" + (
+            f", {w['files']} files" if w["files"] > 1 else "")
+        rss_target = RSS_TARGET_MB.get(r.row.workload)
+        target = f">= {r.row.target:.1f}x" + (f", RSS <= {rss_target} MB" if rss_target else "")
+        same = "yes" if not r.differences else f"NO ({len(r.differences)})"
+        if any(t.status for t in r.ours + r.tcpflow):
+            same += f" (exit {r.ours[0].status}/{r.tcpflow[0].status})"
+        lines.append(
+            f"| {r.row.workload} | {shape} | {r.row.jobs} | {mb / r.median('ours'):.2f} | "
+            f"{r.capture.packets / r.median('ours'):,.0f} | {r.rss_mb('ours'):.0f} MB | {mb / r.median('tcpflow'):.2f} | "
+            f"{r.rss_mb('tcpflow'):.0f} MB | {r.ratio:.2f}x | {target} | {same} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workload", action="append", choices=sorted(WORKLOADS), help="only these rows (repeatable)")
+    ap.add_argument("--jobs", type=int, action="append", help="only rows with this -j (repeatable)")
+    ap.add_argument("--quick", action="store_true", help=f"captures at scale {QUICK_SCALE} (development)")
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the flow count (4: the 4 GB memory check)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per tool; the median is reported")
+    ap.add_argument("--output", choices=("shm", "disk"), default="shm", help="where the tools write (tmpfs or disk)")
+    ap.add_argument("--dir", type=Path, default=bench_dir(), help="where captures live ($FTF_BENCH_DIR)")
+    ap.add_argument("--memory-check", type=float, metavar="FACTOR",
+                    help="instead of the table: our RSS at --scale and at FACTOR times it (4: 1 GB vs 4 GB)")
+    ap.add_argument("--json", type=Path, help="also write the raw results here")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    scale = args.scale * (QUICK_SCALE if args.quick else 1.0)
+    rows = [r for r in ROWS if (not args.workload or r.workload in args.workload)
+            and (not args.jobs or r.jobs in args.jobs)]
+    args.dir.mkdir(parents=True, exist_ok=True)
+    out_root = output_root(args.output, args.dir)
+    log = args.dir / "run.log"
+    if args.memory_check:
+        for line in memory_check(args.workload or ["bulk"], scale, args.memory_check, args.dir, out_root, log):
+            print(line)
+        return 0
+    results: list[Result] = []
+    for row in rows:
+        workload: Workload = WORKLOADS[row.workload].scaled(scale)
+        info = generate(workload, args.dir)
+        print(f"{row.workload}: {capture_input(info)} ({info.bytes / 1e6:.0f} MB, {info.packets:,} packets; "
+              f"generated in {info.seconds} s)", file=sys.stderr, flush=True)
+        results.append(run_row(row, info, args.repeat, out_root, log))
+    print(f"\nOutput on {'tmpfs (/dev/shm)' if out_root == SHM else out_root}; scale {scale:g}; "
+          f"medians of {args.repeat}; tcpflow 1.6.1 -e md5; ours --hash md5,sha256 --report dfxml,jsonl,csv\n")
+    print(table(results))
+    for r in results:
+        for line in r.differences:
+            print(f"{r.row.workload} -j {r.row.jobs}: {line}")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    return 1 if any(r.differences for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

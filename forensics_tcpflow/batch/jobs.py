@@ -1,0 +1,168 @@
+"""Jobs (one capture, or one --merge set) run in this process or in a pool of worker processes.
+
+A job writes its flow files into its own staging folder and its flow records
+into its own spool file; the parent moves the files into OUT and merges the
+spools, so the result does not depend on how many workers ran or in what order
+they finished. Everything handed to a worker is plain data (spawn-safe).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import shutil
+import signal
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from ..capture.bpf import PacketFilter
+from ..engine import process_captures
+from ..environment import Progress
+from ..flow.record import FlowRecord
+from ..options import Options
+from ..provenance import InputSummary
+from ..report.spool import FlowSpool
+from ..sink import FlowSink
+from ..sink.files import FileSink
+
+SinkFactory = Callable[[Path, tuple[str, ...], int, bool], FlowSink]
+POLL_SECONDS = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Captures read as one packet stream, as (path, label); flows go to OUT/subdir ("" is OUT)."""
+
+    index: int
+    captures: tuple[tuple[str, str], ...]
+    subdir: str
+
+
+@dataclass(slots=True)
+class JobResult:
+    index: int
+    summaries: list[InputSummary]
+    spool: FlowSpool
+    interrupted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """The run's private folders: staging/<job> for flow files, spools/ for flow records."""
+
+    staging: Path
+    spools: Path
+
+    def stage(self, job: Job) -> Path:
+        return self.staging / str(job.index)
+
+
+def file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> FlowSink:
+    return FileSink(root, hashes, max_fds=max_fds, keep=keep)
+
+
+def run_job(job: Job, options: Options, workspace: Workspace, make_sink: SinkFactory,
+            progress: Callable[[Progress], None], stop: Callable[[], bool]) -> JobResult:
+    """Process one job from scratch (a half-done earlier attempt's staging folder is discarded)."""
+    stage = workspace.stage(job)
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    sink = make_sink(stage, options.hashes, options.max_fds, "X" not in options.fflags)
+    spool = FlowSpool(workspace.spools, captures=[label for _, label in job.captures])
+    prefix = f"{job.subdir}/" if job.subdir else ""
+
+    def emit(rec: FlowRecord) -> None:
+        if rec.filename and prefix:
+            rec.filename = prefix + rec.filename
+        spool.add(rec)
+
+    packet_filter = PacketFilter(options.bpf) if options.bpf else None
+    summaries, interrupted = process_captures(job.captures, options, sink, emit, progress, packet_filter, stop)
+    for summary in summaries:
+        summary.output_dir = job.subdir
+    spool.close()
+    return JobResult(job.index, summaries, spool, interrupted)
+
+
+def promote(stage: Path, target: Path) -> None:
+    """Move a job's finished flow files into place, replacing any left by an earlier, interrupted attempt."""
+    for dirpath, dirnames, filenames in os.walk(stage):
+        dirnames.sort()
+        here = target / Path(dirpath).relative_to(stage)
+        here.mkdir(parents=True, exist_ok=True)
+        for name in sorted(filenames):
+            os.replace(os.path.join(dirpath, name), here / name)
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+# -- worker processes -------------------------------------------------------
+_events: "multiprocessing.Queue[Progress] | None" = None
+_stop: threading.Event | None = None
+
+
+def _init_worker(events: "multiprocessing.Queue[Progress]", stop: threading.Event) -> None:
+    """The parent alone handles SIGINT/SIGTERM and tells the workers through `stop`."""
+    global _events, _stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _events, _stop = events, stop
+
+
+def _work(job: Job, options: Options, workspace: Workspace) -> JobResult:
+    assert _events is not None and _stop is not None
+    return run_job(job, options, workspace, file_sink, _events.put, _stop.is_set)
+
+
+def run_jobs(jobs: list[Job], options: Options, workspace: Workspace, workers: int, make_sink: SinkFactory,
+             progress: Callable[[Progress], None], stop: threading.Event) -> Iterator[JobResult]:
+    """Results as jobs finish; no new job starts once `stop` is set. One worker runs in this process."""
+    if workers <= 1:
+        for job in jobs:
+            if stop.is_set():
+                return
+            result = run_job(job, options, workspace, make_sink, progress, stop.is_set)
+            yield result
+            if result.interrupted:
+                return
+        return
+    yield from _pool(jobs, options, workspace, workers, progress, stop)
+
+
+def _pool(jobs: Iterable[Job], options: Options, workspace: Workspace, workers: int,
+          progress: Callable[[Progress], None], stop: threading.Event) -> Iterator[JobResult]:
+    context = multiprocessing.get_context("spawn")
+    events: multiprocessing.Queue[Progress] = context.Queue()
+    told_workers = context.Event()
+    pending = iter(jobs)
+    running: set[Future[JobResult]] = set()
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                   initargs=(events, told_workers))
+    try:
+        while True:
+            while not stop.is_set() and len(running) < workers and (job := next(pending, None)) is not None:
+                running.add(executor.submit(_work, job, options, workspace))
+            if not running:
+                break
+            done, running = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            _drain(events, progress)
+            if stop.is_set():
+                told_workers.set()
+            for future in sorted(done, key=lambda f: f.result().index):
+                yield future.result()
+    finally:
+        told_workers.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+        _drain(events, progress)
+        events.close()
+
+
+def _drain(events: "multiprocessing.Queue[Progress]", progress: Callable[[Progress], None]) -> None:
+    while True:
+        try:
+            progress(events.get_nowait())
+        except queue.Empty:
+            return

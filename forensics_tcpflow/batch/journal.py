@@ -1,0 +1,139 @@
+"""The run's journal in OUT: what --resume may keep after an interruption, even a kill -9.
+
+A job is written to the journal only once its flow files are in place and its
+spool is on disk, each line fsync'd: a job not in the journal is simply done
+again, and its files replace whatever an earlier attempt left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..options import Options
+from ..provenance import InputSummary
+from ..report.spool import FlowSpool
+from .jobs import Job, JobResult, Workspace
+
+STATE_DIR = ".forensics-tcpflow"
+JOURNAL = "journal.jsonl"
+FORMAT = 1
+RUN_SPECIFIC = ("jobs", "resume", "quiet")   # options that may differ between a run and its resumption
+
+
+class JournalError(Exception):
+    """A journal that does not belong to this run (other inputs or options)."""
+
+
+def state_dir(outdir: str | os.PathLike[str]) -> Path:
+    return Path(outdir) / STATE_DIR
+
+
+def workspace(state: Path) -> Workspace:
+    return Workspace(staging=(state / "staging").resolve(), spools=(state / "spools").resolve())
+
+
+def _plan(options: Options, jobs: list[Job]) -> dict[str, Any]:
+    settings = {k: v for k, v in asdict(options).items() if k not in RUN_SPECIFIC}
+    plan = {"format": FORMAT, "options": settings, "jobs": [[job.subdir, job.captures] for job in jobs]}
+    return json.loads(json.dumps(plan))  # tuples as lists, so a plan read back compares equal
+
+
+_SUMMARY_TUPLES = {"linktypes": tuple, "fragment_overlaps": lambda items: [tuple(item) for item in items]}
+
+
+def summary_from_dict(data: dict[str, Any]) -> InputSummary:
+    return InputSummary(**{f.name: _SUMMARY_TUPLES.get(f.name, lambda v: v)(data[f.name])
+                           for f in fields(InputSummary) if f.name in data})
+
+
+@dataclass(slots=True)
+class Finished:
+    """A job the journal says is complete: its summaries and its spool."""
+
+    summaries: list[InputSummary]
+    spool: FlowSpool
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Journal:
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.path = state / JOURNAL
+        self.workspace = workspace(state)
+
+    def open(self, options: Options, jobs: list[Job]) -> dict[int, Finished]:
+        """Start the journal, or with --resume read back the jobs an earlier attempt finished.
+
+        Staging folders of half-done jobs are removed; their spool files stay until the run completes.
+        """
+        plan = _plan(options, jobs)
+        finished: dict[int, Finished] = {}
+        if options.resume and self.path.exists():
+            finished = self._read(plan)
+        else:
+            shutil.rmtree(self.state, ignore_errors=True)
+        shutil.rmtree(self.workspace.staging, ignore_errors=True)
+        self.workspace.spools.mkdir(parents=True, exist_ok=True)
+        if not finished:
+            self._write_line(plan, truncate=True)
+        return finished
+
+    def _read(self, plan: dict[str, Any]) -> dict[int, Finished]:
+        with self.path.open("rb") as fh:
+            lines = fh.read().splitlines()
+        try:
+            header = json.loads(lines[0])
+        except (IndexError, ValueError):
+            header = None
+        if header != plan:
+            raise JournalError(f"{self.path} was written by a run with other inputs or options:"
+                               " resume it with the same command line, or use a new output directory")
+        finished: dict[int, Finished] = {}
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line)
+                with open(self.workspace.spools / entry["spool"], "rb") as fh:
+                    spool = pickle.load(fh)
+            except (ValueError, KeyError, OSError, pickle.UnpicklingError, EOFError):
+                continue   # the line a kill cut short, or a spool gone: that job is done again
+            finished[entry["job"]] = Finished([summary_from_dict(s) for s in entry["summaries"]], spool)
+        return finished
+
+    def record(self, result: JobResult) -> None:
+        """Log a finished job (its files already promoted): spool first, then the journal line."""
+        name = f"job-{result.index}.pickle"
+        tmp = self.workspace.spools / f".{name}.tmp"
+        with open(tmp, "wb") as fh:
+            pickle.dump(result.spool, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.workspace.spools / name)
+        _fsync_dir(self.workspace.spools)
+        self._write_line({"job": result.index, "spool": name,
+                          "summaries": [asdict(summary) for summary in result.summaries]})
+
+    def _write_line(self, data: dict[str, Any], truncate: bool = False) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "wb" if truncate else "ab") as fh:
+            fh.write(json.dumps(data, separators=(",", ":")).encode("ascii") + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if truncate:
+            _fsync_dir(self.state)
+
+    def remove(self) -> None:
+        """A run that completed needs no journal: OUT keeps only flows and reports."""
+        shutil.rmtree(self.state)

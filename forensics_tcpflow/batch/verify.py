@@ -1,0 +1,118 @@
+"""`verify REPORT`: re-hash every flow file and input capture a report names, a year later.
+
+Flow files are found relative to the report's folder (as the report names
+them); inputs by their recorded path, relative ones tried from the current
+folder, then from the report's. Files under the report's folder that the report
+does not name are listed as extra.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from lxml import etree
+
+from ..report.dfxml import DFXML_NS, FTF_NS
+from ..report.registry import WRITERS
+from .journal import STATE_DIR
+
+_FILEOBJECT, _FILENAME, _HASHDIGEST = (f"{{{DFXML_NS}}}{tag}" for tag in ("fileobject", "filename", "hashdigest"))
+_INPUT, _HASH = f"{{{FTF_NS}}}input", f"{{{FTF_NS}}}hash"
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """A file the report vouches for: its path, how the report named it, and its digests."""
+
+    path: Path
+    name: str
+    digests: dict[str, str]
+
+
+@dataclass(slots=True)
+class Verdict:
+    flow_files: int = 0
+    inputs: int = 0
+    missing: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.changed or self.extra)
+
+    def lines(self) -> Iterator[str]:
+        for label, names in (("missing", self.missing), ("changed", self.changed), ("extra", self.extra)):
+            yield from (f"{label}: {name}" for name in names)
+        outcome = "all match" if self.ok else "MISMATCH"
+        yield (f"{outcome}: {self.flow_files} flow files and {self.inputs} input captures checked;"
+               f" {len(self.missing)} missing, {len(self.changed)} changed, {len(self.extra)} extra")
+
+
+def _digests(path: Path, algorithms: list[str]) -> dict[str, str]:
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def _input_path(recorded: str, report_dir: Path) -> Path:
+    path = Path(recorded)
+    if path.is_absolute() or path.exists():
+        return path
+    return report_dir / path
+
+
+def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
+    """("flow" | "input", Expected) for every file the report names, streamed."""
+    report_dir = report.parent
+    for _, element in etree.iterparse(str(report), events=("end",), tag=(_FILEOBJECT, _INPUT), huge_tree=True):
+        if element.tag == _INPUT:
+            digests = {h.get("type", ""): h.get("before", "") for h in element.iter(_HASH) if h.get("before")}
+            recorded = element.get("path", "")
+            if digests.get("sha256"):
+                yield "input", Expected(_input_path(recorded, report_dir), recorded, {"sha256": digests["sha256"]})
+        else:
+            name = element.findtext(_FILENAME)
+            if name:
+                digests = {d.get("type", ""): (d.text or "").strip() for d in element.iter(_HASHDIGEST)}
+                yield "flow", Expected(report_dir / name, name, digests)
+            element.clear()
+            while element.getprevious() is not None:
+                del element.getparent()[0]
+
+
+def _files_below(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != STATE_DIR)
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def verify_report(report: Path) -> Verdict:
+    """Compare the files on disk with the report; raises OSError / lxml's XMLSyntaxError on an unreadable report."""
+    report = Path(report)
+    verdict = Verdict()
+    named: set[Path] = {Path(os.path.abspath(WRITERS[name].target(report))) for name in WRITERS}
+    for kind, item in expected_files(report):
+        named.add(Path(os.path.abspath(item.path)))
+        if kind == "flow":
+            verdict.flow_files += 1
+        else:
+            verdict.inputs += 1
+        if not item.path.is_file():
+            verdict.missing.append(item.name)
+            continue
+        found = _digests(item.path, [name for name in item.digests if name in hashlib.algorithms_available])
+        if any(found.get(name) not in (None, digest) for name, digest in item.digests.items()):
+            verdict.changed.append(item.name)
+    for path in _files_below(report.parent):
+        if Path(os.path.abspath(path)) not in named:
+            verdict.extra.append(os.path.relpath(path, report.parent).replace(os.sep, "/"))
+    return verdict

@@ -1,0 +1,243 @@
+"""Feed a classic pcap to the flow table a window at a time.
+
+The kernels split each window into runs; Python then touches each run once:
+a plain run of in-sequence data becomes one append to its direction, and
+everything else (handshakes, teardowns, reordering, packets the kernels did
+not decode) becomes segments for the general per-packet path, in file order.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import BinaryIO, Callable
+
+import numpy as np
+
+from ..capture.record import Record
+from ..decode.decoder import Decoder
+from ..decode.segment import Segment
+from ..flow.table import FlowTable
+from . import kernels
+from .shard import shard_of
+
+WINDOW_RECORDS = 1 << 16
+WINDOW_BYTES = 64 << 20
+LINKTYPES = {1, 12, 14, 101}           # Ethernet and raw IP
+_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1),
+}
+
+
+class PcapHeader:
+    """What the fast path needs from a classic pcap file header."""
+
+    __slots__ = ("big", "frac_ns", "snaplen", "linktype")
+
+    def __init__(self, head: bytes) -> None:
+        order, self.frac_ns = _MAGICS[head[:4]]
+        self.big = order == ">"
+        self.snaplen, network = struct.unpack(order + "16xII", head[:24])
+        self.linktype = network & 0xFFFF
+
+
+def fast_header(path: str) -> PcapHeader | None:
+    """The header, if this capture can take the fast path (uncompressed classic pcap, Ethernet or raw IP)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or head[:4] not in _MAGICS:
+        return None
+    header = PcapHeader(head)
+    return header if header.linktype in LINKTYPES else None
+
+
+class _Columns:
+    """Per-window arrays, allocated once."""
+
+    def __init__(self, n: int) -> None:
+        self.rec_off = np.zeros(n, np.int64)
+        self.caplen = np.zeros(n, np.int64)
+        self.origlen = np.zeros(n, np.int64)
+        self.ts_ns = np.zeros(n, np.int64)
+        self.kind = np.zeros(n, np.uint8)
+        self.fam = np.zeros(n, np.int64)
+        self.addr = np.zeros((n, 4), np.int64)
+        self.ports = np.zeros((n, 2), np.int64)
+        self.seq = np.zeros(n, np.int64)
+        self.ack = np.zeros(n, np.int64)
+        self.flags = np.zeros(n, np.int64)
+        self.poff = np.zeros(n, np.int64)
+        self.plen = np.zeros(n, np.int64)
+        self.vlan = np.zeros(n, np.int64)
+        self.run_of = np.zeros(n, np.int64)
+        self.run_first = np.zeros(n, np.int64)
+        self.run_count = np.zeros(n, np.int64)
+        self.run_bytes = np.zeros(n, np.int64)
+        self.run_plain = np.zeros(n, np.bool_)
+        self.run_last = np.zeros(n, np.int64)
+        self.wire = np.zeros(n, np.int64)
+        self.cap = np.zeros(n, np.int64)
+
+
+def _address(family: int, hi: int, lo: int) -> bytes:
+    if family == 4:
+        return lo.to_bytes(4, "big")
+    return (hi & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big") + (lo & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "big")
+
+
+class FastPump:
+    """Runs one capture's records through kernels, table and decoder; counts what the summary needs."""
+
+    def __init__(self, path: str, header: PcapHeader, decoder: Decoder, table: FlowTable,
+                 on_window: Callable[[int, int], None], shards: int = 1, shard: int = 0) -> None:
+        self.path = path
+        self.shards = shards
+        self.shard = shard
+        self.header = header
+        self.decoder = decoder
+        self.table = table
+        self.on_window = on_window      # (records so far, file bytes so far)
+        self.packets = 0
+        self.truncated = 0
+        self.first_ts: int | None = None
+        self.last_ts: int | None = None
+        size = os.path.getsize(path)
+        self.window_bytes = max(1 << 16, min(WINDOW_BYTES, size))
+        self.cols = _Columns(min(WINDOW_RECORDS, size // 16 + 1))
+
+    def run(self) -> bool:
+        """True when the whole file was read; False when the rest needs the general reader."""
+        buf = bytearray(self.window_bytes + kernels.MAX_CAPLEN + 16)
+        arr = np.frombuffer(buf, np.uint8)
+        with open(self.path, "rb") as f:
+            f.seek(24)
+            filled = 0
+            file_pos = 24
+            eof = False
+            while True:
+                if not eof:
+                    got = _read_into(f, buf, filled)
+                    eof = got == 0
+                    filled += got
+                h = self.header
+                c = self.cols
+                n, used, status = kernels.walk(arr, 0, filled, h.big, h.frac_ns, h.snaplen,
+                                               c.rec_off, c.caplen, c.origlen, c.ts_ns)
+                if n:
+                    self._window(arr, buf, n, file_pos)
+                file_pos += used
+                self.on_window(self.packets, file_pos)
+                if status or (n == 0 and (eof or filled == len(buf))):
+                    return status == 0 and eof and used == filled
+                buf[:filled - used] = buf[used:filled]
+                filled -= used
+
+    def _window(self, arr: np.ndarray, buf: bytearray, n: int, file_pos: int) -> None:
+        c = self.cols
+        h = self.header
+        kernels.parse(arr, c.rec_off, c.caplen, n, h.linktype, c.kind, c.fam, c.addr, c.ports, c.seq, c.ack,
+                      c.flags, c.poff, c.plen, c.vlan)
+        if self.shards > 1:
+            kernels.claim(n, c.kind, c.fam, c.addr, c.ports, c.vlan, self.shards, self.shard)
+        nruns = kernels.runs(n, c.kind, c.fam, c.addr, c.ports, c.seq, c.flags, c.plen, c.vlan,
+                             c.run_of, c.run_first, c.run_count, c.run_bytes, c.run_plain)
+        run_start = np.zeros(nruns + 1, np.int64)
+        np.cumsum(c.run_bytes[:nruns], out=run_start[1:])
+        out = np.empty(int(run_start[-1]), np.uint8)
+        c.wire[:nruns] = 0
+        c.cap[:nruns] = 0
+        kernels.gather(arr, n, c.run_of, c.run_plain, c.poff, c.plen, run_start, out, c.run_last, c.wire, c.cap,
+                       c.origlen, c.caplen)
+        self._count(n)
+        frame0 = self.packets - n + 1
+        ts = c.ts_ns[:n].tolist()
+        first = c.run_first[:nruns].tolist()
+        last = c.run_last[:nruns].tolist()
+        count = c.run_count[:nruns].tolist()
+        plain = c.run_plain[:nruns].tolist()
+        starts = run_start.tolist()
+        wire = c.wire[:nruns].tolist()
+        cap = c.cap[:nruns].tolist()
+        members: np.ndarray | None = None
+        add_run = self.table.add_run
+        seg = self._segment
+        for r in range(nruns):
+            i = first[r]
+            if not plain[r]:
+                self._single(arr, buf, i, frame0, file_pos)
+                continue
+            data = memoryview(out[starts[r]:starts[r + 1]])
+            key = self._key(i)
+            j = last[r]
+            if add_run(key, int(c.seq[i]), data, count[r], wire[r], cap[r], ts[j], frame0 + j):
+                continue
+            # Not appendable as a whole: the first packet by the general path, then the rest again.
+            if members is None:
+                members = np.argsort(c.run_of[:n], kind="stable")
+                member_start = np.zeros(nruns + 1, np.int64)
+                np.cumsum(c.run_count[:nruns], out=member_start[1:])
+            idx = members[member_start[r]:member_start[r + 1]].tolist()
+            self.table.add(seg(buf, i, frame0))
+            if len(idx) > 1:
+                k = idx[1]
+                rest = data[int(c.plen[i]):]
+                if add_run(key, int(c.seq[k]), rest, count[r] - 1, wire[r] - int(c.origlen[i]),
+                           cap[r] - int(c.caplen[i]), ts[j], frame0 + j):
+                    continue
+                for k in idx[1:]:
+                    self.table.add(seg(buf, k, frame0))
+
+    def _count(self, n: int) -> None:
+        c = self.cols
+        self.packets += n
+        self.truncated += int(np.count_nonzero(c.caplen[:n] < c.origlen[:n]))
+        if self.first_ts is None:
+            self.first_ts = int(c.ts_ns[0])
+        self.last_ts = int(c.ts_ns[n - 1])
+
+    def _key(self, i: int) -> tuple:
+        c = self.cols
+        fam = int(c.fam[i])
+        a = c.addr[i].tolist()
+        vlan = int(c.vlan[i])
+        return (_address(fam, a[0], a[1]), _address(fam, a[2], a[3]), int(c.ports[i, 0]), int(c.ports[i, 1]),
+                (vlan,) if vlan >= 0 else ())
+
+    def _segment(self, buf: bytearray, i: int, frame0: int) -> Segment:
+        c = self.cols
+        src, dst, sport, dport, vlans = self._key(i)
+        p = int(c.poff[i])
+        base = int(c.rec_off[i]) + 16
+        macs = (bytes(buf[base + 6:base + 12]), bytes(buf[base:base + 6])) if self.header.linktype == 1 else (None, None)
+        seg = Segment(int(c.fam[i]), src, dst, sport, dport, int(c.seq[i]), int(c.ack[i]), int(c.flags[i]),
+                      bytes(buf[p:p + int(c.plen[i])]), frame0 + i, int(c.ts_ns[i]), vlans, macs[0], macs[1])
+        seg.wire_len, seg.cap_len = int(c.origlen[i]), int(c.caplen[i])
+        return seg
+
+    def _single(self, arr: np.ndarray, buf: bytearray, i: int, frame0: int, file_pos: int) -> None:
+        c = self.cols
+        if c.kind[i] == kernels.KIND_FAST:
+            self.table.add(self._segment(buf, i, frame0))
+            return
+        off = int(c.rec_off[i])
+        cl = int(c.caplen[i])
+        record = Record(frame0 + i, self.header.linktype, int(c.ts_ns[i]), cl, int(c.origlen[i]),
+                        bytes(buf[off + 16:off + 16 + cl]), file_pos + off, 0)
+        for segment in self.decoder.decode(record):
+            if self.shards == 1 or shard_of(segment, self.shards) == self.shard:
+                self.table.add(segment)
+
+
+def _read_into(f: BinaryIO, buf: bytearray, filled: int) -> int:
+    view = memoryview(buf)[filled:]
+    total = 0
+    while total < len(view):
+        got = f.readinto(view[total:])
+        if not got:
+            break
+        total += got
+    return total

@@ -1,0 +1,26 @@
+"""Which worker owns a connection when one capture is split across processes.
+
+The same function as kernels.claim, for segments from the general decoder:
+symmetric in the two endpoints, so both directions land in one shard.
+"""
+
+from __future__ import annotations
+
+from ..decode.segment import Segment
+
+_M64 = (1 << 64) - 1
+
+
+def _words(family: int, packed: bytes) -> int:
+    if family == 4:
+        return int.from_bytes(packed, "big")
+    return int.from_bytes(packed[:8], "big") ^ int.from_bytes(packed[8:], "big")
+
+
+def shard_of(seg: Segment, shards: int) -> int:
+    x = _words(seg.family, seg.src) ^ _words(seg.family, seg.dst)
+    x ^= ((seg.sport ^ seg.dport) * 0x9E3779B1) & _M64
+    vlan = seg.vlans[0] if seg.vlans else -1
+    x ^= ((vlan + 1) * 0x85EBCA6B) & _M64
+    x = ((x * 0x9E3779B97F4A7C15) & _M64) >> 32
+    return x % shards

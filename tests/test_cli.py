@@ -1,0 +1,209 @@
+"""End to end: the real CLI, in-process, on evidence folders built from the corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from batchkit import CORPUS, build_evidence, normalized_report, run_cli, split_pcap, tree
+from forensics_tcpflow import engine
+from forensics_tcpflow.environment import Environment, Progress
+from forensics_tcpflow.exitstatus import ExitStatus
+from forensics_tcpflow.report.dfxml import DFXML_NS, FTF_NS
+from forensics_tcpflow.report.validate import validate_report
+
+pytestmark = pytest.mark.usefixtures("corpus")
+
+
+@pytest.fixture
+def evidence(tmp_path: Path) -> Path:
+    return build_evidence(tmp_path)
+
+
+@pytest.fixture
+def reference(evidence: Path, tmp_path: Path) -> Path:
+    """An uninterrupted -j 1 run over the evidence folder."""
+    out = tmp_path / "reference"
+    assert run_cli(str(evidence), "-o", str(out), "-j", "1") == ExitStatus.INPUT_ERRORS  # the truncated capture
+    return out
+
+
+def _inputs(report: Path) -> dict[str, etree._Element]:
+    doc = etree.parse(str(report))
+    return {Path(e.get("path")).name: e for e in doc.iter(f"{{{FTF_NS}}}input")}
+
+
+def _options(report: Path) -> dict[str, str]:
+    doc = etree.parse(str(report))
+    return {e.get("name"): e.get("value") for e in doc.iter(f"{{{FTF_NS}}}option")}
+
+
+def test_folder_layout_report_and_damaged_capture(evidence: Path, reference: Path) -> None:
+    out = reference
+    assert sorted(p.name for p in (out / "site-a" / "http_get.pcap").iterdir()) == [
+        "141.142.228.005.59856-192.150.187.043.00080", "192.150.187.043.00080-141.142.228.005.59856"]
+    assert len(list((out / "site-a" / "day2" / "three-flows.pcap").iterdir())) == 3
+    assert any((out / "site-b" / "rotated.dat").iterdir())               # gzip, found by its magic bytes
+    assert any((out / "site-b" / "truncated.pcap").iterdir())            # flows before the damage are kept
+    assert not (out / ".forensics-tcpflow").exists()                     # a finished run leaves no journal
+    report = out / "report.xml"
+    assert validate_report(report) == []
+    inputs = _inputs(report)
+    assert set(inputs) == {"http_get.pcap", "three-flows.pcap", "rotated.dat", "truncated.pcap"}
+    assert inputs["rotated.dat"].get("compression") == "gzip"
+    assert inputs["truncated.pcap"].get("output_dir") == "site-b/truncated.pcap"
+    error = inputs["truncated.pcap"].findtext(f"{{{FTF_NS}}}error")
+    assert "truncated.pcap" in error and ("record" in error or "offset" in error)
+    assert _options(report)[f"skipped:{evidence / 'site-b' / 'notes.txt'}"] == "not a pcap or pcapng capture"
+    rows = [json.loads(line) for line in (out / "flows.jsonl").read_text().splitlines()]
+    assert {row["filename"].split("/")[0] for row in rows if row["filename"]} == {"site-a", "site-b"}
+    assert run_cli("verify", str(report)) == ExitStatus.OK
+
+
+def test_parallel_jobs_give_identical_outputs(evidence: Path, reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "parallel"
+    assert run_cli(str(evidence), "-o", str(out), "-j", "2") == ExitStatus.INPUT_ERRORS
+    assert tree(out) == tree(reference)
+    assert normalized_report(out / "report.xml") == normalized_report(reference / "report.xml")
+
+
+def _interrupt_at(kind: str, capture: str, nth: int) -> Environment:
+    """An environment whose progress callback sends this process SIGINT at the nth `kind` event of `capture`."""
+    seen = 0
+
+    def progress(event: Progress) -> None:
+        nonlocal seen
+        if event.kind == kind and event.capture.endswith(capture):
+            seen += 1
+            if seen == nth:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    return Environment(progress=progress, log=lambda line: None)
+
+
+def test_interrupted_mid_capture_then_resumed(evidence: Path, reference: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "PROGRESS_EVERY", 1)   # a stop check after every record
+    out = tmp_path / "interrupted"
+    env = _interrupt_at("bytes", "three-flows.pcap", 5)
+    assert run_cli(str(evidence), "-o", str(out), "-j", "1", env=env) == ExitStatus.INTERRUPTED
+    report = out / "report.xml"
+    assert validate_report(report) == []
+    run = etree.parse(str(report)).find(f".//{{{FTF_NS}}}run")
+    assert run.get("interrupted") == "true" and run.get("exit_status") == "130"
+    assert "interrupted" in _inputs(report)["three-flows.pcap"].findtext(f"{{{FTF_NS}}}error")
+    assert run_cli(str(evidence), "-o", str(out), "-j", "1") == ExitStatus.USAGE   # no --resume: refused
+    assert run_cli(str(evidence), "-o", str(out), "-j", "2", "--resume") == ExitStatus.INPUT_ERRORS
+    assert tree(out) == tree(reference)
+    assert normalized_report(report) == normalized_report(reference / "report.xml")
+
+
+def test_resume_after_a_kill(evidence: Path, reference: Path, tmp_path: Path) -> None:
+    """A kill -9 leaves no report, a torn journal line and a half-written staging folder."""
+    out = tmp_path / "killed"
+    env = _interrupt_at("end-capture", "http_get.pcap", 1)
+    assert run_cli(str(evidence), "-o", str(out), "-j", "1", env=env) == ExitStatus.INTERRUPTED
+    (out / "report.xml").unlink()
+    state = out / ".forensics-tcpflow"
+    with (state / "journal.jsonl").open("ab") as fh:
+        fh.write(b'{"job": 3, "spool": "job-3.pi')
+    (state / "staging" / "2").mkdir(parents=True)
+    (state / "staging" / "2" / "half-written").write_bytes(b"x" * 10)
+    assert run_cli(str(evidence), "-o", str(out), "--resume") == ExitStatus.INPUT_ERRORS
+    assert tree(out) == tree(reference)
+    assert normalized_report(out / "report.xml") == normalized_report(reference / "report.xml")
+
+
+def test_verify_finds_changed_missing_and_extra_files(reference: Path) -> None:
+    report = reference / "report.xml"
+    flow = next((reference / "site-a" / "http_get.pcap").iterdir())
+    data = bytearray(flow.read_bytes())
+    data[10] ^= 1
+    flow.write_bytes(bytes(data))
+    lines: list[str] = []
+    env = Environment(stdout=_Lines(lines), log=lines.append)
+    assert run_cli("verify", str(report), env=env) == ExitStatus.VERIFY_MISMATCH
+    assert any(line.startswith("changed: site-a/http_get.pcap/") for line in lines)
+    flow.unlink()
+    (reference / "stray.bin").write_bytes(b"?")
+    lines.clear()
+    assert run_cli("verify", str(report), env=env) == ExitStatus.VERIFY_MISMATCH
+    assert any(line.startswith("missing: site-a/http_get.pcap/") for line in lines)
+    assert "extra: stray.bin" in lines
+
+
+class _Lines:
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+
+    def write(self, text: str) -> None:
+        self.lines.extend(text.splitlines())
+
+
+def test_merge_continues_connections_across_files(tmp_path: Path) -> None:
+    whole = tmp_path / "whole"
+    assert run_cli(str(CORPUS / "zeek__http_get.pcap"), "-o", str(whole)) == ExitStatus.OK
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    split_pcap(CORPUS / "zeek__http_get.pcap", rotated / "z-first.pcap", rotated / "a-second.pcap", at=8)
+    merged = tmp_path / "merged"
+    assert run_cli(str(rotated), "-o", str(merged), "--merge") == ExitStatus.OK
+    flows = {name: data for name, data in tree(merged).items() if "." in name and "/" not in name
+             and not name.startswith("flows.")}
+    assert flows == {name: data for name, data in tree(whole).items() if not name.startswith("flows.")}
+    rows = [json.loads(line) for line in (merged / "flows.jsonl").read_text().splitlines()]
+    spanning = [row for row in rows if row["sources"]]
+    assert spanning
+    for row in spanning:
+        assert [Path(capture).name for capture, _, _ in row["sources"]] == ["z-first.pcap", "a-second.pcap"]
+        assert row["capture"].endswith("z-first.pcap")
+    assert validate_report(merged / "report.xml") == []
+
+
+def test_one_capture_writes_flows_directly_in_out(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_cli(str(CORPUS / "tcpflow__test7-three-flows.pcap"), "-o", str(out), "-j", "2") == ExitStatus.OK
+    assert len([p for p in out.iterdir() if p.name.startswith("172.")]) == 3
+
+
+def test_refusals(evidence: Path, tmp_path: Path) -> None:
+    assert run_cli(str(evidence), "-o", str(evidence / "site-a" / "out")) == ExitStatus.USAGE
+    out = tmp_path / "once"
+    assert run_cli(str(CORPUS / "zeek__http_get.pcap"), "-o", str(out)) == ExitStatus.OK
+    assert run_cli(str(CORPUS / "zeek__http_get.pcap"), "-o", str(out)) == ExitStatus.USAGE
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    lines: list[str] = []
+    status = run_cli(str(CORPUS / "zeek__http_get.pcap"), "-o", str(blocker / "out"),
+                     env=Environment(log=lines.append))
+    assert status == ExitStatus.INPUT_ERRORS
+    assert len(lines) == 1 and "error: cannot write to" in lines[0]
+
+
+def test_summary_lines_and_quiet(tmp_path: Path) -> None:
+    lines: list[str] = []
+    assert run_cli(str(CORPUS / "zeek__http_get.pcap"), "-o", str(tmp_path / "a"),
+                   env=Environment(log=lines.append)) == ExitStatus.OK
+    text = "\n".join(lines)
+    for word in ("captures: 1 of 1", "packets:", "flows: 2", "warnings: 0", "errors: 0", "elapsed:"):
+        assert word in text
+    lines.clear()
+    assert run_cli(str(CORPUS / "zeek__http_get.pcap"), "-o", str(tmp_path / "b"), "-q",
+                   env=Environment(log=lines.append)) == ExitStatus.OK
+    assert lines == []
+
+
+def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("--help") == ExitStatus.OK
+    text = capsys.readouterr().out
+    for code in ("0", "1", "2", "4", "130"):
+        assert code in text
+    assert run_cli("verify", "--help") == ExitStatus.OK

@@ -1,0 +1,38 @@
+"""The core's decisions before any work: jobs planned, layouts refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from batchkit import CORPUS, split_pcap
+from forensics_tcpflow.core import UsageError, _check_layout, plan_jobs
+from forensics_tcpflow.options import Options
+
+pytestmark = pytest.mark.usefixtures("corpus")
+
+
+def test_merge_orders_the_pieces_by_first_packet(tmp_path: Path) -> None:
+    first, second = tmp_path / "z.pcap", tmp_path / "a.pcap"
+    split_pcap(CORPUS / "zeek__http_get.pcap", first, second, at=8)
+    broken = tmp_path / "0-broken.pcap"
+    broken.write_bytes(b"\xd4\xc3\xb2\xa1")
+    captures = [(str(broken), "0-broken.pcap"), (str(second), "a.pcap"), (str(first), "z.pcap")]
+    [job] = plan_jobs(Options(inputs=(str(tmp_path),), outdir="o", merge=True), captures)
+    assert [path for path, _ in job.captures] == [str(first), str(second), str(broken)]
+    assert job.subdir == ""
+    jobs = plan_jobs(Options(inputs=(str(tmp_path),), outdir="o"), captures)
+    assert [(job.index, job.subdir) for job in jobs] == [(0, "0-broken.pcap"), (1, "a.pcap"), (2, "z.pcap")]
+
+
+def test_layouts_refused(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    with pytest.raises(UsageError, match="inside the evidence folder"):
+        _check_layout(Options(inputs=(str(evidence),), outdir=str(evidence / "out")), evidence / "out" / "r.xml")
+    out = tmp_path / "out"
+    (out / ".forensics-tcpflow").mkdir(parents=True)
+    with pytest.raises(UsageError, match="--resume"):
+        _check_layout(Options(inputs=(str(evidence),), outdir=str(out)), out / "report.xml")
+    _check_layout(Options(inputs=(str(evidence),), outdir=str(out), resume=True), out / "report.xml")

@@ -1,0 +1,52 @@
+"""The --resume journal: finished jobs read back, foreign or torn journals handled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from batchkit import CORPUS
+from forensics_tcpflow.batch.jobs import Job, file_sink, run_job
+from forensics_tcpflow.batch.journal import Journal, JournalError, state_dir
+from forensics_tcpflow.options import Options
+
+pytestmark = pytest.mark.usefixtures("corpus")
+
+CAPTURE = str(CORPUS / "tcpflow__test7-three-flows.pcap")
+
+
+def _setup(tmp_path: Path, **changes: object) -> tuple[Options, list[Job], Journal]:
+    options = Options(inputs=(CAPTURE,), outdir=str(tmp_path), **changes)  # type: ignore[arg-type]
+    jobs = [Job(0, ((CAPTURE, CAPTURE),), "a"), Job(1, ((CAPTURE, CAPTURE),), "b")]
+    return options, jobs, Journal(state_dir(tmp_path))
+
+
+def test_finished_jobs_come_back_on_resume(tmp_path: Path) -> None:
+    options, jobs, journal = _setup(tmp_path)
+    assert journal.open(options, jobs) == {}
+    result = run_job(jobs[0], options, journal.workspace, file_sink, lambda event: None, lambda: False)
+    journal.record(result)
+    with journal.path.open("ab") as fh:       # a kill in the middle of the next line
+        fh.write(b'{"job":1,"spo')
+    resumed, _, again = _setup(tmp_path, resume=True, jobs=4)
+    finished = again.open(resumed, jobs)
+    assert list(finished) == [0]
+    assert finished[0].summaries == result.summaries
+    assert [rec.filename for rec in finished[0].spool] == [rec.filename for rec in result.spool]
+
+
+def test_a_journal_of_other_options_is_refused(tmp_path: Path) -> None:
+    options, jobs, journal = _setup(tmp_path)
+    journal.open(options, jobs)
+    other, _, again = _setup(tmp_path, resume=True, max_bytes=10)
+    with pytest.raises(JournalError, match="other inputs or options"):
+        again.open(other, jobs)
+
+
+def test_without_resume_the_journal_starts_afresh(tmp_path: Path) -> None:
+    options, jobs, journal = _setup(tmp_path)
+    journal.open(options, jobs)
+    journal.record(run_job(jobs[0], options, journal.workspace, file_sink, lambda event: None, lambda: False))
+    assert Journal(state_dir(tmp_path)).open(options, jobs) == {}
+    assert len(journal.path.read_text().splitlines()) == 1
