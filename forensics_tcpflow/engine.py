@@ -24,6 +24,8 @@ from .options import Options
 from .provenance import InputSummary
 from .sink import FlowSink
 from .sink.files import SinkError
+from .fastpath.pump import FastPump, fast_header
+from .fastpath.shard import Shard, shard_of
 
 PROGRESS_EVERY = 4096          # records between progress callbacks (and stop checks)
 EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
@@ -51,7 +53,7 @@ def fingerprint(path: str) -> tuple[int, int, str, str]:
 def process_captures(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSink,
                      emit: Callable[[FlowRecord], None], progress: Callable[[Progress], None],
                      packet_filter: PacketFilter | None = None,
-                     stop: Callable[[], bool] = _never) -> tuple[list[InputSummary], bool]:
+                     stop: Callable[[], bool] = _never, shard: Shard = Shard()) -> tuple[list[InputSummary], bool]:
     """Reassemble every TCP flow of (path, label) captures read as one stream of packets.
 
     One capture is the usual case; several are a --merge evidence set, given in
@@ -68,15 +70,18 @@ def process_captures(captures: Sequence[tuple[str, str]], options: Options, sink
     interrupted = False
     before: Counter[str] = Counter()
     overlaps = 0
+    frames = 0
     try:
         for path, label in captures:
             if stop():
                 interrupted = True
                 break
-            table.begin_capture(label)
+            table.begin_capture(label, frames)
             before = decoder.stats.counters + table.counters
             overlaps = len(decoder.stats.fragment_overlaps)
-            summary, interrupted = _one_capture(path, label, options, decoder, table, progress, packet_filter, stop)
+            summary, interrupted = _one_capture(path, label, options, decoder, table, progress, packet_filter,
+                                                stop, shard)
+            frames += summary.packets
             _share(summary, before, overlaps, decoder, table)
             summaries.append(summary)
             if interrupted:
@@ -89,6 +94,11 @@ def process_captures(captures: Sequence[tuple[str, str]], options: Options, sink
             sink.close()
     if summaries:  # datagrams and connections still open at the end belong to the last capture read
         _share(summaries[-1], before, overlaps, decoder, table)
+    if shard.index:   # every shard decodes every packet: only the first one reports the decoder's counts
+        for summary in summaries:
+            summary.counters = {k: v for k, v in summary.counters.items() if k in table.counters}
+            summary.undecodable_packets = 0
+            summary.fragment_overlaps = []
     return summaries, interrupted
 
 
@@ -102,7 +112,7 @@ def _share(summary: InputSummary, before: Counter[str], overlaps: int, decoder: 
 
 def _one_capture(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,
                  progress: Callable[[Progress], None], packet_filter: PacketFilter | None,
-                 stop: Callable[[], bool]) -> tuple[InputSummary, bool]:
+                 stop: Callable[[], bool], shard: Shard) -> tuple[InputSummary, bool]:
     """Fingerprint, read and fingerprint again; True when `stop` cut the reading short."""
     summary = InputSummary(path=label)
     interrupted = False
@@ -113,7 +123,7 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
         return summary, interrupted
     progress(Progress("start-capture", label, summary.size))
     try:
-        _pump(path, label, options, decoder, table, summary, progress, packet_filter, stop)
+        _pump(path, label, options, decoder, table, summary, progress, packet_filter, stop, shard)
     except CaptureError as exc:
         exc.path = label
         summary.error = str(exc)
@@ -134,18 +144,38 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
 
 def _pump(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,
           summary: InputSummary, progress: Callable[[Progress], None],
-          packet_filter: PacketFilter | None, stop: Callable[[], bool]) -> None:
-    """The per-packet loop: kept flat, it runs once per packet."""
+          packet_filter: PacketFilter | None, stop: Callable[[], bool], shard: Shard) -> None:
+    """The fast path where the capture allows it, then the per-packet loop for whatever is left."""
     decode = decoder.decode
     add = table.add
     expire = options.idle_timeout_ns > 0
     every = PROGRESS_EVERY
     packets = truncated = filtered = 0
     first_ts = last_ts = None
+    header = fast_header(path) if packet_filter is None and not expire else None
+    if header is not None:
+        def window(done: int, position: int) -> None:
+            progress(Progress("bytes", label, position))
+            if stop():
+                raise Interrupted(f"record {done}")
+
+        fast = FastPump(path, header, decoder, table, window, shard.count, shard.index)
+        try:
+            finished = fast.run()
+        finally:
+            packets, truncated, first_ts, last_ts = fast.packets, fast.truncated, fast.first_ts, fast.last_ts
+            summary.packets, summary.truncated_packets = packets, truncated
+            summary.first_ts_ns, summary.last_ts_ns = first_ts, last_ts
+            summary.format, summary.linktypes = "pcap", (header.linktype,)
+        if finished:
+            return
     with open_capture(path) as capture:
         summary.format, summary.compression = capture.format, capture.compression
+        records = iter(capture)
+        for _ in range(packets):     # the fast path stopped at a record it leaves to the general reader
+            next(records)
         try:
-            for record in capture:
+            for record in records:
                 packets += 1
                 if first_ts is None:
                     first_ts = record.ts_ns
@@ -156,7 +186,8 @@ def _pump(path: str, label: str, options: Options, decoder: Decoder, table: Flow
                     filtered += 1
                     continue
                 for segment in decode(record):
-                    add(segment)
+                    if shard.count == 1 or shard_of(segment, shard.count) == shard.index:
+                        add(segment)
                 if not packets % every:
                     progress(Progress("bytes", label, capture.raw_position))
                     if stop():

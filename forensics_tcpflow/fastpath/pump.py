@@ -177,9 +177,9 @@ class FastPump:
                 continue
             # Not appendable as a whole: the first packet by the general path, then the rest again.
             if members is None:
-                members = np.argsort(c.run_of[:n], kind="stable")
-                member_start = np.zeros(nruns + 1, np.int64)
-                np.cumsum(c.run_count[:nruns], out=member_start[1:])
+                members = np.argsort(c.run_of[:n], kind="stable")   # other shards' packets (-1) first
+                member_start = np.full(nruns + 1, np.count_nonzero(c.run_of[:n] < 0), np.int64)
+                member_start[1:] += np.cumsum(c.run_count[:nruns])
             idx = members[member_start[r]:member_start[r + 1]].tolist()
             self.table.add(seg(buf, i, frame0))
             if len(idx) > 1:

@@ -6,9 +6,19 @@ symmetric in the two endpoints, so both directions land in one shard.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ..decode.segment import Segment
 
 _M64 = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """This worker's part of a capture: connections whose shard_of is `index` out of `count`."""
+
+    index: int = 0
+    count: int = 1
 
 
 def _words(family: int, packed: bytes) -> int:

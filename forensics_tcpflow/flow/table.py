@@ -86,7 +86,7 @@ class FlowTable:
         self.connections: OrderedDict[int, Connection] = OrderedDict()
         self.recent: OrderedDict[Key, int] = OrderedDict()   # key -> sequence number past the end
         self.counters: Counter[str] = Counter()
-        self.next_id = 0
+        self.frame_base = 0
         self.now = 0
         self.files_kept = "X" not in options.fflags    # -FX: report only, no file to name
 
@@ -216,8 +216,9 @@ class FlowTable:
         else:
             if peer is not None:
                 self._finish_connection(peer.conn, "port-reuse")
-            conn = Connection(self.next_id, seg)
-            self.next_id += 1
+            # The ordinal of the connection's first packet: the same however the
+            # capture is split between workers, and increasing in creation order.
+            conn = Connection(self.frame_base + seg.frame, seg)
             self.connections[conn.id] = conn
         self.recent.pop(key, None)
         half = self._make_half(conn, key, seg)
@@ -225,9 +226,14 @@ class FlowTable:
             half.role = "client-to-server" if peer.role == "server-to-client" else "server-to-client"
         return half
 
-    def begin_capture(self, capture: str) -> None:
-        """The next segments come from `capture`: a --merge set's connections run on across files."""
+    def begin_capture(self, capture: str, frames_before: int = 0) -> None:
+        """The next segments come from `capture`: a --merge set's connections run on across files.
+
+        `frames_before` counts the packets of the captures read before it, so a
+        connection's id (the ordinal of its first packet in the set) stays unique.
+        """
         self.capture = capture
+        self.frame_base = frames_before
 
     def _next_capture(self, half: Half, seg: Segment) -> None:
         if half.packets > 1:      # the first packet (counted already) only names the capture

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import fields
-from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from forensics_tcpflow.flow.record import FlowRecord
 
 FLOW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FlowRecord))
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NS = 1_000_000_000
 
 
@@ -43,8 +41,26 @@ def flow_from_dict(data: dict[str, Any]) -> FlowRecord:
 def iso_time(ns: int) -> str:
     """UTC xs:dateTime with all nine fractional digits, computed in integers (a float loses nanoseconds)."""
     seconds, frac = divmod(ns, _NS)
-    moment = _EPOCH + timedelta(seconds=seconds)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{frac:09d}Z"
+    days, secs = divmod(seconds, 86400)
+    year, month, day = _civil(days)
+    hour, rest = divmod(secs, 3600)
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}.{frac:09d}Z"
+
+
+def _civil(days: int) -> tuple[int, int, int]:
+    """Proleptic Gregorian date of a day count from 1970-01-01, for any year.
+
+    Captures carry absurd timestamps (a corrupt pcapng block says year 584554);
+    datetime stops at 9999, but the report must still say what the file says.
+    """
+    z = days + 719468
+    era, doe = divmod(z, 146097)
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
 
 
 def seconds_text(ns: int) -> str:
