@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .batch.jobs import Job, promote, run_jobs
+from .batch.jobs import Job, merge_shards, promote, run_jobs
+from .fastpath.shard import Shard
 from .batch.journal import Journal, JournalError, state_dir
 from .batch.merge import order_by_first_packet
 from .batch.walk import walk_inputs
@@ -73,12 +74,30 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+SHARD_MIN_BYTES = 32 << 20    # smaller captures are not worth reading twice
+_SHARDABLE = ("%A", "%a", "%B", "%b", "%v")   # names unique per connection whatever shard made them
+
+
 def plan_jobs(options: Options, captures: list[tuple[str, str]]) -> list[Job]:
-    """One job per capture, or with --merge one job over every capture in first-packet order."""
+    """One job per capture, or with --merge one job over every capture in first-packet order.
+
+    With more workers than captures, large captures are split by connection
+    into shards that run side by side (each reads the whole capture and keeps
+    its share of the connections), so one big file uses every core.
+    """
     if options.merge and captures:
         ordered = order_by_first_packet(captures)
         return [Job(0, tuple((path, path) for path, _ in ordered), "")]
-    return [Job(index, ((path, path),), subdir) for index, (path, subdir) in enumerate(captures)]
+    workers = options.jobs or os.cpu_count() or 1
+    shards = workers // len(captures) if captures else 1
+    template = build_template(options.template, options.fflags)
+    if shards < 2 or not all(v in template for v in _SHARDABLE):
+        shards = 1
+    jobs: list[Job] = []
+    for path, subdir in captures:
+        count = shards if _size(path) >= SHARD_MIN_BYTES else 1
+        jobs.extend(Job(len(jobs), ((path, path),), subdir, Shard(k, count)) for k in range(count))
+    return jobs
 
 
 @dataclass(slots=True)
@@ -175,18 +194,17 @@ def _size(path: str) -> int:
 def _finish(options: Options, env: Environment, report_path: Path, start_ns: int, jobs: list[Job],
             done: dict[int, tuple[list[InputSummary], FlowSpool]], interrupted: bool, tally: Tally,
             journal: Journal) -> ExitStatus:
-    summaries = [summary for index in sorted(done) for summary in done[index][0]]
+    summaries = merge_shards([summary for index in sorted(done) for summary in done[index][0]])
     processed = {summary.path for summary in summaries}
     not_done = [(path, "not processed: the run was interrupted")
                 for job in jobs for path, _ in job.captures if path not in processed]
     errors = [summary.error for summary in summaries if summary.error]
     status = ExitStatus.INTERRUPTED if interrupted else ExitStatus.INPUT_ERRORS if errors else ExitStatus.OK
     run_info = make_run_info(env.command_line, options, start_ns)
-    for path, reason in tally.skipped + not_done:
-        run_info.options[f"skipped:{path}"] = reason
+    run_info.skipped = tally.skipped + not_done
     run_info.interrupted = interrupted
     run_info.exit_status = int(status)
-    labels = [label for job in jobs for _, label in job.captures]
+    labels = list(dict.fromkeys(label for job in jobs for _, label in job.captures))
     spools = [spool for _, spool in (done[index] for index in sorted(done))]
     spool = FlowSpool.merge(spools, captures=labels) if spools else FlowSpool(journal.workspace.spools, labels)
     run_info.end_ns = env.clock_ns()

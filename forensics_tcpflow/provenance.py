@@ -56,3 +56,4 @@ class RunInfo:
     exit_status: int = 0
     interrupted: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed

@@ -74,5 +74,6 @@ def sample_flows() -> list[FlowRecord]:
         make_flow(3, family=6, src=v6s, dst=v6d, sport=443, dport=51000, direction="unknown",
                   filename="a/2001:db8::1.00443-2001:db8::2.51000", close_reason="end-of-input",
                   community_id=community_id(6, ip_address(v6s).packed, ip_address(v6d).packed, 443, 51000)),
-        make_flow(4, first_ts_ns=T0 + 1000, filename="a/zzz"),  # same time as flow 1: filename decides
+        make_flow(4, first_ts_ns=T0 + 1000, filename="a/zzz",   # same time as flow 1: filename decides
+                  sources=[("captures/a.pcap", 3, 90), ("captures/b.pcapng", 1, 12)]),   # a --merge flow
     ]

@@ -38,9 +38,9 @@ def _inputs(report: Path) -> dict[str, etree._Element]:
     return {Path(e.get("path")).name: e for e in doc.iter(f"{{{FTF_NS}}}input")}
 
 
-def _options(report: Path) -> dict[str, str]:
+def _skipped(report: Path) -> dict[str, str]:
     doc = etree.parse(str(report))
-    return {e.get("name"): e.get("value") for e in doc.iter(f"{{{FTF_NS}}}option")}
+    return {e.get("path"): e.get("reason") for e in doc.iter(f"{{{FTF_NS}}}skipped")}
 
 
 def test_folder_layout_report_and_damaged_capture(evidence: Path, reference: Path) -> None:
@@ -59,7 +59,7 @@ def test_folder_layout_report_and_damaged_capture(evidence: Path, reference: Pat
     assert inputs["truncated.pcap"].get("output_dir") == "site-b/truncated.pcap"
     error = inputs["truncated.pcap"].findtext(f"{{{FTF_NS}}}error")
     assert "truncated.pcap" in error and ("record" in error or "offset" in error)
-    assert _options(report)[f"skipped:{evidence / 'site-b' / 'notes.txt'}"] == "not a pcap or pcapng capture"
+    assert _skipped(report)[str(evidence / "site-b" / "notes.txt")] == "not a pcap or pcapng capture"
     rows = [json.loads(line) for line in (out / "flows.jsonl").read_text().splitlines()]
     assert {row["filename"].split("/")[0] for row in rows if row["filename"]} == {"site-a", "site-b"}
     assert run_cli("verify", str(report)) == ExitStatus.OK

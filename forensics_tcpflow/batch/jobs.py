@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 from ..capture.bpf import PacketFilter
 from ..engine import process_captures
 from ..environment import Progress
+from ..fastpath.shard import Shard
 from ..flow.record import FlowRecord
 from ..options import Options
 from ..provenance import InputSummary
@@ -40,6 +41,7 @@ class Job:
     index: int
     captures: tuple[tuple[str, str], ...]
     subdir: str
+    shard: Shard = Shard()
 
 
 @dataclass(slots=True)
@@ -81,11 +83,27 @@ def run_job(job: Job, options: Options, workspace: Workspace, make_sink: SinkFac
         spool.add(rec)
 
     packet_filter = PacketFilter(options.bpf) if options.bpf else None
-    summaries, interrupted = process_captures(job.captures, options, sink, emit, progress, packet_filter, stop)
+    summaries, interrupted = process_captures(job.captures, options, sink, emit, progress, packet_filter, stop,
+                                              job.shard)
     for summary in summaries:
         summary.output_dir = job.subdir
     spool.close()
     return JobResult(job.index, summaries, spool, interrupted)
+
+
+def merge_shards(summaries: list[InputSummary]) -> list[InputSummary]:
+    """One summary per capture: the shards of a split capture saw the same packets, their own flows."""
+    merged: dict[str, InputSummary] = {}
+    for summary in summaries:
+        first = merged.setdefault(summary.path, summary)
+        if first is summary:
+            continue
+        counters = dict(first.counters)
+        for name, value in summary.counters.items():
+            counters[name] = counters.get(name, 0) + value
+        first.counters = dict(sorted(counters.items()))
+        first.error = first.error or summary.error
+    return list(merged.values())
 
 
 def promote(stage: Path, target: Path) -> None:

@@ -26,6 +26,7 @@ _DECODE: dict[str, Callable[[Any], Any]] = {
     "holes": _tuples,
     "truncated": _tuples,
     "overlaps": _tuples,
+    "sources": _tuples,
 }
 
 

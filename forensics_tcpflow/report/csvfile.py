@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Callable, ClassVar
 
@@ -29,6 +30,7 @@ _CELL: dict[str, Callable[[object], str]] = {
     "holes": _ranges,  # type: ignore[dict-item]
     "truncated": _ranges,  # type: ignore[dict-item]
     "overlaps": _ranges,  # type: ignore[dict-item]
+    "sources": lambda v: json.dumps(v) if v else "",  # capture paths may hold any separator
 }
 
 

@@ -181,6 +181,8 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
                     _write_option(out, name, value)
             for index, inp in enumerate(ctx.inputs):
                 _write_input(out, index, inp)
+            for path, reason in ctx.run.skipped:
+                out.leaf(F("skipped"), None, {"path": path, "reason": reason})
             out.leaf(F("input_totals"), None, _input_totals(ctx.inputs))
 
 
@@ -313,6 +315,9 @@ class DfxmlWriter:
                     out.leaf(F("truncated"), None, {"offset": str(offset), "length": str(length)})
                 for offset, length, kept in rec.overlaps:
                     out.leaf(F("overlap"), None, {"offset": str(offset), "length": str(length), "kept": kept})
+                for capture, first, last in rec.sources:
+                    out.leaf(F("source"), None, {"capture": capture, "first_frame": str(first),
+                                                 "last_frame": str(last)})
 
     def commit(self) -> Path:
         out = self._out
