@@ -70,15 +70,40 @@ class Result:
 
 # --- running ------------------------------------------------------------------------------
 
+# A child's ru_maxrss starts at the peak RSS of the process that spawned it (Linux keeps the
+# spawner's high-water mark across exec), so children come from this lean helper, never from
+# the runner, whose RSS grows while it hashes hundreds of thousands of flow files.
+LAUNCHER = """
+import json, os, sys, time
+for line in sys.stdin:
+    argv, log = json.loads(line)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    start = time.perf_counter()
+    try:
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)])
+    except OSError as exc:
+        os.write(fd, f"cannot run {argv[0]}: {exc}\\n".encode())
+        result = [0.0, 0, 127]
+    else:
+        _, status, usage = os.wait4(pid, 0)
+        result = [time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status)]
+    os.close(fd)
+    print(json.dumps(result), flush=True)
+"""
+_launcher: subprocess.Popen | None = None
+
+
 def timed(argv: list[str], log: Path) -> Timing:
     """Run one child; its wall time and peak RSS (the largest process of its tree, from wait4)."""
-    with open(log, "ab") as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Timing(seconds, usage.ru_maxrss, proc.returncode)
+    global _launcher
+    if _launcher is None or _launcher.poll() is not None:
+        _launcher = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+    assert _launcher.stdin and _launcher.stdout
+    _launcher.stdin.write(json.dumps([argv, str(log)]) + "\n")
+    seconds, rss_kb, status = json.loads(_launcher.stdout.readline())
+    return Timing(seconds, rss_kb, status)
 
 
 def ours_command(info: CaptureInfo, out: Path, jobs: int) -> list[str]:

@@ -2,9 +2,10 @@
 
 A connection lives from its first segment until both directions finished (FIN
 with every byte before it), a RST, port reuse, an idle timeout or the end of
-input; then its `FlowRecord`s are emitted and it leaves memory. A bounded
-memory of recently closed directions absorbs the late ACKs and retransmitted
-FINs that follow every close, so they do not open empty ghost connections.
+input; then it leaves memory. Its `FlowRecord`s linger a few seconds of capture
+time, so the late ACKs and retransmitted FINs that follow every close still
+count as its packets; after that a bounded memory of closed directions absorbs
+stragglers, so they do not open empty ghost connections.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import Counter, OrderedDict
 from typing import Callable
 
 from ..decode.segment import TH_ACK, TH_FIN, TH_RST, TH_SYN, Segment
-from ..options import Options
+from ..options import NS, Options
 from ..sink import FlowFile, FlowSink
 from .community_id import community_id
 from .naming import NameFields, expand, format_mac, printable_address
@@ -21,6 +22,8 @@ from .reassembly import HOLE, TRUNCATED, Direction, signed32
 from .record import FlowRecord
 
 RECENT_LIMIT = 65536
+LINGER_NS = 4 * NS          # capture time a closed connection keeps counting late segments
+LINGER_LIMIT = 65536
 
 Key = tuple[bytes, bytes, int, int, tuple[int, ...]]
 
@@ -85,6 +88,7 @@ class FlowTable:
         self.halves: dict[Key, Half] = {}
         self.connections: OrderedDict[int, Connection] = OrderedDict()
         self.recent: OrderedDict[Key, int] = OrderedDict()   # key -> sequence number past the end
+        self.lingering: OrderedDict[Key, tuple[FlowRecord, int, int]] = OrderedDict()  # record, end, closed at
         self.counters: Counter[str] = Counter()
         self.frame_base = 0
         self.now = 0
@@ -95,6 +99,8 @@ class FlowTable:
         key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans)
         flags = seg.flags
         self.now = seg.ts_ns
+        if self.lingering and next(iter(self.lingering.values()))[2] < self.now - LINGER_NS:
+            self._release(self.now - LINGER_NS)
         half = self.halves.get(key)
         if half is not None and (flags & TH_SYN) and self._is_new_syn(half, seg):
             self._finish_connection(half.conn, "port-reuse")
@@ -110,6 +116,8 @@ class FlowTable:
                 half.last_ts, half.last_frame = seg.ts_ns, seg.frame
                 return
         if half is None:
+            if key in self.lingering and self._linger(key, seg):
+                return
             if self._late(key, seg):
                 self.counters["segments-after-close"] += 1
                 return
@@ -201,6 +209,22 @@ class FlowTable:
         else:
             self.counters["syn-retransmissions"] += 1
 
+    def _linger(self, key: Key, seg: Segment) -> bool:
+        """Count a late segment into the record of the connection that just closed, if it is one."""
+        rec, end, _ = self.lingering[key]
+        if seg.flags & TH_SYN or (seg.payload and signed32(seg.seq + len(seg.payload) - end) > 0):
+            return False
+        rec.packets += 1
+        rec.wire_bytes += seg.wire_len
+        rec.captured_bytes += seg.cap_len
+        if rec.sources and rec.sources[-1][0] == self.capture:
+            rec.sources[-1] = (self.capture, rec.sources[-1][1], seg.frame)
+        elif rec.sources or rec.capture != self.capture:     # --merge: the set's next capture
+            rec.sources = (rec.sources or [(rec.capture, rec.first_frame, rec.last_frame)]) + [
+                (self.capture, seg.frame, seg.frame)]
+        rec.last_ts_ns, rec.last_frame = seg.ts_ns, seg.frame
+        return True
+
     def _late(self, key: Key, seg: Segment) -> bool:
         """A segment for a direction that just closed, carrying nothing new."""
         end = self.recent.get(key)
@@ -283,21 +307,34 @@ class FlowTable:
             half.stream.file = None
 
     def _finish_connection(self, conn: Connection, reason: str) -> None:
+        for half in conn.finished_halves:
+            self.emit(self._record(half))
         for half in list(conn.halves.values()):
             self._close_half(half, reason)
             if self.halves.get(half.key) is half:
                 del self.halves[half.key]
-            self._remember(half)
-        for half in conn.finished_halves + list(conn.halves.values()):
-            self.emit(self._record(half))
+            s = half.stream
+            end = s.fin_seq if s.fin_seq is not None else s.next_seq + max(0, s.stream_end - s.frontier)
+            old = self.lingering.pop(half.key, None)
+            if old is not None:
+                self.emit(old[0])
+            self.lingering[half.key] = (self._record(half), end & 0xFFFFFFFF, self.now)
         self.connections.pop(conn.id, None)
+        if len(self.lingering) > LINGER_LIMIT:
+            self._release(None, len(self.lingering) - LINGER_LIMIT)
 
-    def _remember(self, half: Half) -> None:
-        s = half.stream
-        end = s.fin_seq if s.fin_seq is not None else s.next_seq + max(0, s.stream_end - s.frontier)
-        self.recent[half.key] = end & 0xFFFFFFFF
-        if len(self.recent) > RECENT_LIMIT:
-            self.recent.popitem(last=False)
+    def _release(self, closed_before: int | None, count: int = -1) -> None:
+        """Emit lingering records (closed before a time, or the oldest `count`); remember their ends."""
+        while self.lingering and count != 0:
+            key, (rec, end, closed) = next(iter(self.lingering.items()))
+            if closed_before is not None and closed >= closed_before:
+                break
+            del self.lingering[key]
+            self.emit(rec)
+            self.recent[key] = end
+            if len(self.recent) > RECENT_LIMIT:
+                self.recent.popitem(last=False)
+            count -= 1
 
     def expire(self, now_ns: int) -> None:
         """Close connections idle longer than the timeout (capture time)."""
@@ -311,6 +348,7 @@ class FlowTable:
     def close_all(self) -> None:
         for conn in list(self.connections.values()):
             self._finish_connection(conn, "end-of-input")
+        self._release(None)
 
     # -- reporting -------------------------------------------------------
     def _record(self, half: Half) -> FlowRecord:
