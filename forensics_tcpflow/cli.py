@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -37,7 +38,7 @@ def flows(
     inputs: list[str] = typer.Argument(None, help="Capture files or folders of captures."),
     read: list[str] = typer.Option([], "-r", help="A capture to read (as tcpflow's -r); repeatable."),
     outdir: str = typer.Option(".", "-o", "--outdir", help="Output directory."),
-    bpf: Optional[str] = typer.Option(None, "--filter", "-e", help="tcpdump filter expression."),
+    bpf: Optional[str] = typer.Option(None, "--filter", help="tcpdump filter expression (with -r, tcpflow's trailing expression works too)."),
     overlap: str = typer.Option("first", "--overlap", help="Which copy wins on conflicting overlaps: first|last (tcpflow)."),
     max_seek: int = typer.Option(16 * 1024 * 1024, "-m", help="A sequence jump this far starts a new cN file."),
     max_fds: int = typer.Option(1000, "-f", help="Open flow files at most."),
@@ -58,7 +59,12 @@ def flows(
     if version:
         typer.echo(f"forensics-tcpflow {__version__}")
         raise typer.Exit(ExitStatus.OK)
-    captures = tuple(read) + tuple(inputs or ())
+    inputs = list(inputs or ())
+    if read and inputs and not any(os.path.exists(i) for i in inputs):
+        if bpf:
+            raise click.UsageError("give the filter either with --filter or after -r FILE, not both")
+        bpf, inputs = " ".join(inputs), []       # tcpflow -r FILE EXPRESSION
+    captures = tuple(read) + tuple(inputs)
     if not captures:
         raise click.UsageError("no capture given (CAPTURE... or -r FILE)")
     if overlap not in ("first", "last"):

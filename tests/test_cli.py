@@ -208,3 +208,12 @@ def test_help_documents_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
     for code in ("0", "1", "2", "4", "130"):
         assert code in text
     assert run_cli("verify", "--help") == ExitStatus.OK
+
+
+def test_tcpflow_style_trailing_filter_expression(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    capture = CORPUS / "pcapplusplus__three_http_streams.pcap"
+    assert run_cli("-r", str(capture), "-o", str(out), "-q", "port", "80", "and", "host", "98.139.240.23") == 0
+    flows = sorted(p.name for p in out.iterdir() if p.name[0].isdigit())
+    assert flows == ["098.139.240.023.00080-172.016.133.132.52328", "172.016.133.132.52328-098.139.240.023.00080"]
+    assert run_cli("-r", str(capture), "-o", str(tmp_path / "bad"), "-q", "--filter", "tcp", "port", "80") == 2
