@@ -11,20 +11,13 @@ import pytest
 
 from forensics_tcpflow.capture import CaptureError, Record, detect_format, open_capture
 from forensics_tcpflow.capture.compression import sniff
+from capturekit import drain
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 COMPRESS = {"gzip": lambda data: gzip.compress(data, mtime=0), "bzip2": bz2.compress, "xz": lzma.compress}
 SOURCES = {"pcap": "pcapplusplus__nanosecs_big_endian.pcap", "pcapng": "pcapplusplus__pcapng-example.pcapng"}
 
 
-def drain(path: Path) -> tuple[list[Record], CaptureError | None]:
-    records: list[Record] = []
-    try:
-        with open_capture(path) as capture:
-            records.extend(capture)
-    except CaptureError as exc:
-        return records, exc
-    return records, None
 
 
 @pytest.mark.parametrize("fmt", sorted(SOURCES))

@@ -9,6 +9,7 @@ import pytest
 
 from forensics_tcpflow.capture import CaptureError, Record, open_capture
 from forensics_tcpflow.capture.pcap import VARIANTS
+from capturekit import drain
 
 NS = 1_000_000_000
 PACKETS = [(1_600_000_000, 123456, b"\x01" * 60, 60), (1_600_000_001, 999999, b"\x02" * 40, 1500),
@@ -24,14 +25,6 @@ def pcap(magic: bytes, packets=PACKETS, snaplen: int = 65535, network: int = 1) 
     return b"".join(out)
 
 
-def drain(path: Path) -> tuple[list[Record], CaptureError | None]:
-    records: list[Record] = []
-    try:
-        with open_capture(path) as capture:
-            records.extend(capture)
-    except CaptureError as exc:
-        return records, exc
-    return records, None
 
 
 def write(tmp_path: Path, data: bytes, name: str = "x.pcap") -> Path:

@@ -9,6 +9,7 @@ import pytest
 
 from forensics_tcpflow.capture import CaptureError, Record, open_capture
 from forensics_tcpflow.capture.pcapng import timestamp_scale
+from capturekit import drain
 
 NS = 1_000_000_000
 
@@ -37,14 +38,6 @@ def epb(interface: int, ts: int, data: bytes, origlen: int | None = None, order:
                                 len(data) if origlen is None else origlen) + data, order)
 
 
-def drain(path: Path) -> tuple[list[Record], CaptureError | None]:
-    records: list[Record] = []
-    try:
-        with open_capture(path) as capture:
-            records.extend(capture)
-    except CaptureError as exc:
-        return records, exc
-    return records, None
 
 
 def read(tmp_path: Path, *blocks: bytes) -> tuple[list[Record], CaptureError | None]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from forensics_tcpflow.capture import CaptureError, Record, detect_format, open_capture
+from capturekit import drain
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_pcaps"
@@ -35,14 +36,6 @@ DAMAGED = {
 }
 
 
-def drain(path: Path) -> tuple[list[Record], CaptureError | None]:
-    records: list[Record] = []
-    try:
-        with open_capture(path) as capture:
-            records.extend(capture)
-    except CaptureError as exc:
-        return records, exc
-    return records, None
 
 
 @needs_corpus

@@ -169,6 +169,17 @@ def claim(n, kind, fam, addr, ports, vlan, shards, shard):
 
 
 @njit(cache=True, nogil=True)
+def _open_run(i, r, nbytes, plain, run_of, run_first, run_count, run_bytes, run_plain):
+    """Start run r at packet i; returns the next run number."""
+    run_of[i] = r
+    run_first[r] = i
+    run_count[r] = 1
+    run_bytes[r] = nbytes
+    run_plain[r] = plain
+    return r + 1
+
+
+@njit(cache=True, nogil=True)
 def runs(n, kind, fam, addr, ports, seq, flags, plen, vlan, run_of, run_first, run_count, run_bytes, run_plain):
     """Group plain packets into per-direction runs of in-sequence data.
 
@@ -186,12 +197,7 @@ def runs(n, kind, fam, addr, ports, seq, flags, plen, vlan, run_of, run_first, r
             continue
         if kind[i] != KIND_FAST:
             open_run.clear()
-            run_of[i] = nruns
-            run_first[nruns] = i
-            run_count[nruns] = 1
-            run_bytes[nruns] = 0
-            run_plain[nruns] = False
-            nruns += 1
+            nruns = _open_run(i, nruns, 0, False, run_of, run_first, run_count, run_bytes, run_plain)
             continue
         tag = (fam[i] << 32) | ((vlan[i] + 1) << 16)
         key = (tag | ports[i, 0], addr[i, 0], addr[i, 1], addr[i, 2], addr[i, 3], ports[i, 1])
@@ -201,12 +207,7 @@ def runs(n, kind, fam, addr, ports, seq, flags, plen, vlan, run_of, run_first, r
                 del open_run[key]
             if rkey in open_run:
                 del open_run[rkey]
-            run_of[i] = nruns
-            run_first[nruns] = i
-            run_count[nruns] = 1
-            run_bytes[nruns] = 0
-            run_plain[nruns] = False
-            nruns += 1
+            nruns = _open_run(i, nruns, 0, False, run_of, run_first, run_count, run_bytes, run_plain)
             continue
         r = open_run[key] if key in open_run else -1
         if r >= 0 and seq[i] == expect[key]:
@@ -215,14 +216,9 @@ def runs(n, kind, fam, addr, ports, seq, flags, plen, vlan, run_of, run_first, r
             run_bytes[r] += plen[i]
             expect[key] = (seq[i] + plen[i]) & 0xFFFFFFFF
             continue
-        run_of[i] = nruns
-        run_first[nruns] = i
-        run_count[nruns] = 1
-        run_bytes[nruns] = plen[i]
-        run_plain[nruns] = True
         open_run[key] = nruns
         expect[key] = (seq[i] + plen[i]) & 0xFFFFFFFF
-        nruns += 1
+        nruns = _open_run(i, nruns, plen[i], True, run_of, run_first, run_count, run_bytes, run_plain)
     return nruns
 
 
