@@ -23,7 +23,7 @@ from .record import FlowRecord
 
 RECENT_LIMIT = 65536
 LINGER_NS = 4 * NS          # capture time a closed connection keeps counting late segments
-LINGER_LIMIT = 65536
+LINGER_LIMIT = 4096         # ... and at most this many directions (memory stays flat)
 
 Key = tuple[bytes, bytes, int, int, tuple[int, ...]]
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 BUFFER_LIMIT = 64 * 1024
 BUFFER_BUDGET = 32 * 1024 * 1024   # all flows' write buffers together
+HASH_BACKLOG = 32 * 1024 * 1024    # bytes queued for the hashing thread at most
 THREADED_HASH_MIN = 8192           # hashlib releases the GIL for chunks this large: hash beside the parser
 _ZEROS = bytes(BUFFER_LIMIT)
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
@@ -67,7 +68,7 @@ class DiskFlowFile:
     def _append(self, data: bytes) -> None:
         if not self.stale:
             if self.hashing is not None or len(data) >= THREADED_HASH_MIN:
-                self.hashing = self.sink.hash_thread.submit(_update, self.hashers, data)
+                self.hashing = self.sink.hash_later(self.hashers, data)
             else:
                 for h in self.hashers:
                     h.update(data)
@@ -183,6 +184,8 @@ class FileSink:
         self.buffered_total = 0
         self.buffer_budget = BUFFER_BUDGET
         self.hash_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftf-hash")
+        self.hash_queue: deque[tuple[Future, int]] = deque()
+        self.hash_backlog = 0
 
     def taken(self, name: str) -> bool:
         return name in self.names
@@ -206,6 +209,17 @@ class FileSink:
             raise SinkError(exc.errno, f"cannot open {f.path}: {exc.strerror}") from exc
         self.lru[id(f)] = f
         return fd
+
+    def hash_later(self, hashers: list, data: bytes) -> Future:
+        """Queue a digest update; a backlog past HASH_BACKLOG bytes waits, so queued data cannot pile up."""
+        future = self.hash_thread.submit(_update, hashers, data)
+        self.hash_queue.append((future, len(data)))
+        self.hash_backlog += len(data)
+        while self.hash_backlog > HASH_BACKLOG:
+            done, size = self.hash_queue.popleft()
+            done.result()
+            self.hash_backlog -= size
+        return future
 
     def _buffering(self, f: DiskFlowFile) -> None:
         self.with_buffer[id(f)] = f
