@@ -11,7 +11,6 @@ from functools import cache
 from pathlib import Path
 from typing import Iterator
 
-import xmlschema
 from lxml import etree
 
 from forensics_tcpflow.report.dfxml import DFXML_NS, FTF_NS
@@ -36,7 +35,8 @@ def _lxml_schema(name: str) -> etree.XMLSchema:
 
 
 @cache
-def _xmlschema_schema(name: str) -> xmlschema.XMLSchema10:
+def _xmlschema_schema(name: str) -> "xmlschema.XMLSchema10":
+    import xmlschema   # imported when first needed: it is large, and most runs stay with lxml
     return xmlschema.XMLSchema10(str(schema_dir() / name))
 
 
@@ -54,6 +54,7 @@ def _lxml_errors(path: Path, name: str) -> list[str]:
 
 
 def _xmlschema_errors(path: Path, name: str) -> list[str]:
+    import xmlschema
     try:
         resource = xmlschema.XMLResource(str(path), lazy=True, iterparse=etree.iterparse)  # lxml: line numbers
         return [f"{path}:{error.sourceline or '?'}: {name} (xmlschema): {error.reason}"

@@ -16,8 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 BUFFER_LIMIT = 64 * 1024
-BUFFER_BUDGET = 32 * 1024 * 1024   # all flows' write buffers together
-HASH_BACKLOG = 32 * 1024 * 1024    # bytes queued for the hashing thread at most
+BUFFER_BUDGET = 16 * 1024 * 1024   # all flows' write buffers together
+HASH_BACKLOG = 16 * 1024 * 1024    # bytes queued for the hashing thread at most
 THREADED_HASH_MIN = 8192           # hashlib releases the GIL for chunks this large: hash beside the parser
 _ZEROS = bytes(BUFFER_LIMIT)
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
@@ -66,6 +66,8 @@ class DiskFlowFile:
         self.flushed = self.size
 
     def _append(self, data: bytes) -> None:
+        if isinstance(data, memoryview):
+            data = data.tobytes()     # a view would keep the caller's whole window alive while queued
         if not self.stale:
             if self.hashing is not None or len(data) >= THREADED_HASH_MIN:
                 self.hashing = self.sink.hash_later(self.hashers, data)
