@@ -24,7 +24,7 @@ class Options:
     idle_timeout_ns: int = 0                 # 0: never close a direction for idleness
     frag_timeout_ns: int = 60 * NS
     frag_memory: int = 64 * 1024 * 1024
-    reorder_memory: int = 256 * 1024 * 1024  # out-of-order bytes buffered before flushing
+    reorder_memory: int = 16 * 1024 * 1024   # out-of-order bytes a direction buffers before leaving holes
     hashes: tuple[str, ...] = ("md5", "sha256")
     reports: tuple[str, ...] = ("dfxml", "jsonl", "csv")
     report_path: str | None = None           # -X; default OUT/report.xml

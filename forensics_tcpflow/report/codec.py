@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from dataclasses import fields
 from typing import Any, Callable
 
@@ -73,5 +74,12 @@ def report_filename(filename: str, outdir: str, report_dir: str | os.PathLike[st
     """A flow file's name as seen from the report's folder ("" stays "": no file was written)."""
     if not filename:
         return ""
-    rel = os.path.relpath(os.path.join(os.path.abspath(outdir), filename), os.path.abspath(report_dir))
-    return rel.replace(os.sep, "/")
+    prefix = _outdir_from_report(outdir, os.fspath(report_dir))
+    return filename if not prefix else f"{prefix}/{filename}"
+
+
+@lru_cache(maxsize=16)
+def _outdir_from_report(outdir: str, report_dir: str) -> str:
+    """OUT as seen from the report's folder ("" when they are the same): once per run, not per flow."""
+    rel = os.path.relpath(os.path.abspath(outdir), os.path.abspath(report_dir)).replace(os.sep, "/")
+    return "" if rel == "." else rel
