@@ -69,6 +69,8 @@ class DiskFlowFile:
         if isinstance(data, memoryview):
             data = data.tobytes()     # a view would keep the caller's whole window alive while queued
         if not self.stale:
+            if self.hashing is not None and self.hashing.done():
+                self.hashing = None
             if self.hashing is not None or len(data) >= THREADED_HASH_MIN:
                 self.hashing = self.sink.hash_later(self.hashers, data)
             else:
@@ -180,7 +182,6 @@ class FileSink:
         self.hash_names = tuple(hash_names)
         self.max_fds = max(1, max_fds)
         self.keep = keep
-        self.names: set[str] = set()
         self.lru: OrderedDict[int, DiskFlowFile] = OrderedDict()
         self.with_buffer: OrderedDict[int, DiskFlowFile] = OrderedDict()
         self.buffered_total = 0
@@ -190,23 +191,25 @@ class FileSink:
         self.hash_backlog = 0
 
     def taken(self, name: str) -> bool:
-        return name in self.names
+        """The directory itself remembers the names in use, as tcpflow's does: no set grows with the flows."""
+        return os.path.lexists(os.path.join(self.root, name))
 
     def create(self, name: str) -> DiskFlowFile:
-        self.names.add(name)
         path = os.path.join(self.root, name)
         folder = os.path.dirname(path)
         if folder not in self.made_dirs:
             os.makedirs(folder, exist_ok=True)
             self.made_dirs.add(folder)
-        return DiskFlowFile(self, path, self.hash_names, self.keep)
+        f = DiskFlowFile(self, path, self.hash_names, self.keep)
+        f.fd = self._open(f, os.O_EXCL)
+        return f
 
-    def _open(self, f: DiskFlowFile) -> int:
+    def _open(self, f: DiskFlowFile, extra_flags: int = 0) -> int:
         while len(self.lru) >= self.max_fds:
             _, oldest = self.lru.popitem(last=False)
             oldest.evict()
         try:
-            fd = os.open(f.path, _OPEN_FLAGS, 0o644)
+            fd = os.open(f.path, _OPEN_FLAGS | extra_flags, 0o644)
         except OSError as exc:
             raise SinkError(exc.errno, f"cannot open {f.path}: {exc.strerror}") from exc
         self.lru[id(f)] = f
