@@ -61,3 +61,17 @@ def test_pickled_spool_keeps_growing(tmp_path):
     copy = pickle.loads(pickle.dumps(spool))
     copy.add(make_flow(1))
     assert [rec.connection_id for rec in copy] == [1, 2]
+
+
+def test_many_runs_merge_in_order(tmp_path, monkeypatch):
+    import random
+
+    from forensics_tcpflow.report import spool as spool_module
+    monkeypatch.setattr(spool_module, "RUN_RECORDS", 3)
+    monkeypatch.setattr(spool_module, "MAX_OPEN_RUNS", 2)
+    flows = [make_flow(i, first_ts_ns=random.Random(i).randrange(10**9)) for i in range(50)]
+    spool = FlowSpool(tmp_path, CAPTURES)
+    for rec in reversed(flows):
+        spool.add(rec)
+    expected = sorted(flows, key=spool.key)
+    assert list(spool) == expected and list(spool) == expected and len(spool) == 50

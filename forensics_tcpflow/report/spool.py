@@ -1,104 +1,110 @@
-"""Finished flows parked on disk, replayed in a fixed order whatever order they closed in."""
+"""Finished flows parked on disk, replayed in a fixed order whatever order they closed in.
+
+An external merge sort: flows gather in a bounded buffer, which is written out
+sorted as a run file; replaying merges the runs. Memory stays flat however many
+flows a run has, and spools from worker processes combine by sharing their runs.
+"""
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.report.codec import flow_from_dict, flow_to_dict
 
-# (capture rank, capture, first_ts_ns, filename, first_frame, connection_id, direction, file number, offset)
-SpoolKey = tuple[int, str, int, str, int, int, str, int, int]
+RUN_RECORDS = 16384      # flows sorted in memory before they go to a run file
+MAX_OPEN_RUNS = 128      # runs merged at once; more are first merged into bigger runs
+
+# (capture rank, capture, first_ts_ns, filename, first_frame, connection_id, direction)
+SpoolKey = tuple[int, str, int, str, int, int, str]
 
 
 class FlowSpool:
-    """Append-only JSON-lines files plus, in memory, one sort key and file offset per flow.
-
-    Flows come back ordered by (capture's position in `captures`, first packet time,
-    filename); captures not listed sort after the listed ones, by path. A spool
-    pickles as its file names and keys, so worker processes can hand theirs to the
-    parent, which combines them with merge().
+    """Flows come back ordered by (capture's position in `captures`, first packet time,
+    filename, first frame, connection, direction); captures not listed sort after the
+    listed ones, by path. A spool pickles as its run files, so worker processes can
+    hand theirs to the parent, which combines them with merge().
     """
 
     def __init__(self, directory: str | os.PathLike[str], captures: Sequence[str] = ()) -> None:
         self.directory = Path(directory)
         self.captures = tuple(captures)
         self._rank = {path: index for index, path in enumerate(self.captures)}
-        self._paths: list[Path] = []
-        self._keys: list[SpoolKey] = []
-        self._sorted = True
-        self._out: IO[bytes] | None = None
-        self._out_size = 0
+        self._runs: list[Path] = []
+        self._buffer: list[tuple[SpoolKey, bytes]] = []
+        self._count = 0
+
+    def key(self, rec: FlowRecord) -> SpoolKey:
+        return (self._rank.get(rec.capture, len(self.captures)), rec.capture, rec.first_ts_ns, rec.filename,
+                rec.first_frame, rec.connection_id, rec.direction)
 
     def add(self, rec: FlowRecord) -> None:
-        if self._out is None:
-            self._open_output()
         # ASCII JSON escapes every odd character (even lone surrogates from undecodable paths) losslessly.
-        line = json.dumps(flow_to_dict(rec), separators=(",", ":")).encode("ascii")
-        key: SpoolKey = (self._rank.get(rec.capture, len(self.captures)), rec.capture, rec.first_ts_ns,
-                         rec.filename, rec.first_frame, rec.connection_id, rec.direction,
-                         len(self._paths) - 1, self._out_size)
-        assert self._out is not None
-        self._out.write(line + b"\n")
-        self._out_size += len(line) + 1
-        if self._sorted and self._keys and key < self._keys[-1]:
-            self._sorted = False
-        self._keys.append(key)
-
-    def _open_output(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="flows-", suffix=".spool", dir=self.directory)
-        self._out = os.fdopen(fd, "wb")
-        self._out_size = 0
-        self._paths.append(Path(name))
+        line = json.dumps(flow_to_dict(rec), separators=(",", ":")).encode("ascii") + b"\n"
+        self._buffer.append((self.key(rec), line))
+        self._count += 1
+        if len(self._buffer) >= RUN_RECORDS:
+            self.close()
 
     def close(self) -> None:
-        """Finish the current file; a later add() starts a new one."""
-        if self._out is not None:
-            self._out.close()
-            self._out = None
+        """Write the buffered flows out as a sorted run."""
+        if not self._buffer:
+            return
+        self._buffer.sort(key=lambda item: item[0])
+        self._runs.append(self._write_run(line for _, line in self._buffer))
+        self._buffer.clear()
+
+    def _write_run(self, lines: Iterable[bytes]) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="flows-", suffix=".run", dir=self.directory)
+        with os.fdopen(fd, "wb") as out:
+            out.writelines(lines)
+        return Path(name)
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return self._count
 
     def __iter__(self) -> Iterator[FlowRecord]:
-        if self._out is not None:
-            self._out.flush()
-        if not self._sorted:
-            self._keys.sort()
-            self._sorted = True
-        return self._replay()
+        self.close()
+        while len(self._runs) > MAX_OPEN_RUNS:
+            batch, self._runs = self._runs[:MAX_OPEN_RUNS], self._runs[MAX_OPEN_RUNS:]
+            self._runs.append(self._write_run(self._lines(batch)))
+        return (record for _, record in self._merged(self._runs))
 
-    def _replay(self) -> Iterator[FlowRecord]:
-        files = [open(path, "rb") for path in self._paths]
+    def _merged(self, runs: list[Path]) -> Iterator[tuple[SpoolKey, FlowRecord]]:
+        files = [open(path, "rb") for path in runs]
         try:
-            for key in self._keys:
-                handle = files[key[-2]]
-                handle.seek(key[-1])
-                yield flow_from_dict(json.loads(handle.readline()))
+            streams = [((self.key(rec), rec) for rec in map(_decode, handle)) for handle in files]
+            yield from heapq.merge(*streams, key=lambda item: item[0])
         finally:
             for handle in files:
                 handle.close()
 
+    def _lines(self, runs: list[Path]) -> Iterator[bytes]:
+        for _, rec in self._merged(runs):
+            yield json.dumps(flow_to_dict(rec), separators=(",", ":")).encode("ascii") + b"\n"
+
     def __getstate__(self) -> dict[str, object]:
         self.close()
-        return {"directory": self.directory, "captures": self.captures, "paths": self._paths, "keys": self._keys}
+        return {"directory": self.directory, "captures": self.captures, "runs": self._runs, "count": self._count}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__init__(state["directory"], state["captures"])  # type: ignore[misc, arg-type]
-        self._paths = list(state["paths"])  # type: ignore[call-overload]
-        self._keys = list(state["keys"])  # type: ignore[call-overload]
-        self._sorted = False
+        self._runs = list(state["runs"])  # type: ignore[call-overload]
+        self._count = int(state["count"])  # type: ignore[call-overload]
 
     @classmethod
     def merge(cls, spools: Iterable[FlowSpool], captures: Sequence[str] | None = None) -> FlowSpool:
-        """One spool over the files of several (e.g. one per worker process); their files stay shared.
+        """One spool over the runs of several (e.g. one per worker process); their files stay shared.
 
-        Capture ranks are recomputed from `captures` (default: the first spool's list).
+        Capture ranks come from `captures` (default: the first spool's list); each
+        spool's own captures must keep their relative order there, as a run is
+        sorted by them.
         """
         spools = list(spools)
         if captures is None:
@@ -106,17 +112,18 @@ class FlowSpool:
         merged = cls(spools[0].directory if spools else tempfile.gettempdir(), captures)
         for spool in spools:
             spool.close()
-            base = len(merged._paths)
-            merged._paths.extend(spool._paths)
-            merged._keys.extend((merged._rank.get(key[1], len(merged.captures)), *key[1:-2], base + key[-2], key[-1])
-                                for key in spool._keys)
-        merged._sorted = False
+            merged._runs.extend(spool._runs)
+            merged._count += spool._count
         return merged
 
     def remove(self) -> None:
-        """Delete the spool files (merged spools share them with their sources)."""
-        self.close()
-        for path in self._paths:
+        """Delete the run files (merged spools share them with their sources)."""
+        self._buffer.clear()
+        for path in self._runs:
             path.unlink(missing_ok=True)
-        self._paths.clear()
-        self._keys.clear()
+        self._runs.clear()
+        self._count = 0
+
+
+def _decode(line: bytes) -> FlowRecord:
+    return flow_from_dict(json.loads(line))
