@@ -319,9 +319,19 @@ class FlowTable:
             if old is not None:
                 self.emit(old[0])
             self.lingering[half.key] = (self._record(half), end & 0xFFFFFFFF, self.now)
+        self._unlink(conn)
         self.connections.pop(conn.id, None)
         if len(self.lingering) > LINGER_LIMIT:
             self._release(None, len(self.lingering) - LINGER_LIMIT)
+
+    @staticmethod
+    def _unlink(conn: Connection) -> None:
+        """Break the connection <-> half <-> stream cycles so refcounting frees a finished
+        connection at once: the collector runs rarely here (see engine._few_collections)."""
+        for half in conn.finished_halves + list(conn.halves.values()):
+            half.stream.open_file = None
+        conn.halves.clear()
+        conn.finished_halves.clear()
 
     def _release(self, closed_before: int | None, count: int = -1) -> None:
         """Emit lingering records (closed before a time, or the oldest `count`); remember their ends."""
