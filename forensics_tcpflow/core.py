@@ -20,15 +20,12 @@ from .environment import Environment, Progress
 from .exitstatus import ExitStatus
 from .flow.naming import TemplateError, build_template
 from .flow.record import FlowRecord
-from .options import Options
+from .options import NS, Options
 from .provenance import InputSummary
 from .report.registry import write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .runinfo import make_run_info
-
-NS = 1_000_000_000
-
 
 class UsageError(Exception):
     """Options that cannot work together; nothing was written."""
@@ -43,13 +40,16 @@ def _inside(child: Path, parent: Path) -> bool:
 
 
 def _check_layout(options: Options, report_path: Path) -> None:
+    """Evidence is read-only: nothing is written into an input folder or beside an input file."""
     out = Path(options.outdir).resolve()
+    report = report_path.resolve()
     for given in options.inputs:
         src = Path(given).resolve()
-        if src.is_dir() and _inside(out, src):
-            raise UsageError(f"output directory {options.outdir} lies inside the evidence folder {given}")
-        if out == src:
-            raise UsageError(f"output directory {options.outdir} is an input")
+        tree = src if src.is_dir() else src.parent
+        for what, target in (("output directory", out), ("report", report)):
+            if _inside(target, tree):
+                where = "inside the evidence folder" if src.is_dir() else "beside the evidence file"
+                raise UsageError(f"{what} {target} lies {where} {given}")
     if options.resume:
         return
     if report_path.exists():

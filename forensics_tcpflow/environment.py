@@ -16,9 +16,9 @@ from .sink.files import FileSink
 class Progress:
     """What the core tells whoever draws progress (the CLI's bars, or nobody)."""
 
-    kind: str                 # "start-capture" | "bytes" | "flows" | "end-capture"
+    kind: str                 # "start-run" | "start-capture" | "bytes" | "flows" | "end-capture"
     capture: str = ""
-    amount: int = 0           # total bytes ("start-capture"), bytes done ("bytes"), flows ("flows")
+    amount: int = 0           # total bytes ("start-run", "start-capture"), bytes done ("bytes"), flows ("flows")
 
 
 def _file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> FlowSink:

@@ -36,3 +36,15 @@ def test_layouts_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="--resume"):
         _check_layout(Options(inputs=(str(evidence),), outdir=str(out)), out / "report.xml")
     _check_layout(Options(inputs=(str(evidence),), outdir=str(out), resume=True), out / "report.xml")
+
+
+def test_nothing_written_beside_an_evidence_file(tmp_path: Path) -> None:
+    capture = tmp_path / "case" / "x.pcap"
+    capture.parent.mkdir()
+    capture.write_bytes(b"")
+    elsewhere = tmp_path / "flows"
+    with pytest.raises(UsageError, match="beside the evidence file"):
+        _check_layout(Options(inputs=(str(capture),), outdir=str(capture.parent / "out")), elsewhere / "r.xml")
+    with pytest.raises(UsageError, match="report .* beside the evidence file"):
+        _check_layout(Options(inputs=(str(capture),), outdir=str(elsewhere)), capture.parent / "report.xml")
+    _check_layout(Options(inputs=(str(capture),), outdir=str(elsewhere)), elsewhere / "report.xml")
