@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
 from . import __version__
@@ -62,16 +61,16 @@ def flows(
     inputs = list(inputs or ())
     if read and inputs and not any(os.path.exists(i) for i in inputs):
         if bpf:
-            raise click.UsageError("give the filter either with --filter or after -r FILE, not both")
+            raise typer.BadParameter("give the filter either with --filter or after -r FILE, not both", param_hint="--filter")
         bpf, inputs = " ".join(inputs), []       # tcpflow -r FILE EXPRESSION
     captures = tuple(read) + tuple(inputs)
     if not captures:
-        raise click.UsageError("no capture given (CAPTURE... or -r FILE)")
+        raise typer.BadParameter("no capture given (CAPTURE... or -r FILE)", param_hint="CAPTURE")
     if overlap not in ("first", "last"):
-        raise click.BadParameter("must be 'first' or 'last'", param_hint="--overlap")
+        raise typer.BadParameter("must be 'first' or 'last'", param_hint="--overlap")
     unknown = [h for h in _split(hashes) if h not in ("md5", "sha1", "sha256", "sha512")]
     if unknown:
-        raise click.BadParameter(f"unknown hash {', '.join(unknown)}", param_hint="--hash")
+        raise typer.BadParameter(f"unknown hash {', '.join(unknown)}", param_hint="--hash")
     options = Options(
         inputs=captures, outdir=outdir, overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
@@ -95,12 +94,12 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     target = command if command is not None else app
     try:
         return int(target(args=argv[1:] if command else argv, obj=env, standalone_mode=False) or 0)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
+    except typer.TyperException as exc:       # typer's (vendored) click usage errors
         exc.show(file=sys.stderr)
         return int(ExitStatus.USAGE)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         return int(ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug of ours: one clear line, never a traceback
         env.error(f"internal error: {type(exc).__name__}: {exc}")

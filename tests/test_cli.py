@@ -217,3 +217,10 @@ def test_tcpflow_style_trailing_filter_expression(tmp_path: Path) -> None:
     flows = sorted(p.name for p in out.iterdir() if p.name[0].isdigit())
     assert flows == ["098.139.240.023.00080-172.016.133.132.52328", "172.016.133.132.52328-098.139.240.023.00080"]
     assert run_cli("-r", str(capture), "-o", str(tmp_path / "bad"), "-q", "--filter", "tcp", "port", "80") == 2
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli("--no-such-option") == ExitStatus.USAGE
+    assert run_cli("-o", str(tmp_path / "out")) == ExitStatus.USAGE          # no capture
+    assert run_cli("validate", str(tmp_path / "missing.xml")) == ExitStatus.USAGE
+    assert "Traceback" not in capsys.readouterr().err
