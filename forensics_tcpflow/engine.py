@@ -160,7 +160,7 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
                  progress: Callable[[Progress], None], packet_filter: PacketFilter | None,
                  stop: Callable[[], bool], shard: Shard) -> tuple[InputSummary, bool]:
     """Fingerprint, read and fingerprint again; True when `stop` cut the reading short."""
-    summary = InputSummary(path=label)
+    summary = InputSummary(path=label, abspath=os.path.abspath(path))
     interrupted = False
     try:
         before = Fingerprint(path) if not shard.index else None   # the first shard vouches for the file

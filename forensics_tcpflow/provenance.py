@@ -14,6 +14,7 @@ class InputSummary:
     """
 
     path: str
+    abspath: str = ""                      # where it was, absolute: what `verify` looks at a year later
     size: int = 0
     mtime_ns: int = 0
     md5_before: str = ""

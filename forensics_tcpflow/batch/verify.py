@@ -62,11 +62,12 @@ def _digests(path: Path, algorithms: list[str]) -> dict[str, str]:
     return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
-def _input_path(recorded: str, report_dir: Path) -> Path:
-    path = Path(recorded)
-    if path.is_absolute() or path.exists():
-        return path
-    return report_dir / path
+def _input_path(recorded: str, absolute: str, report_dir: Path) -> Path:
+    """Where the input was when the report was made; else as given, from here or from the report."""
+    for candidate in (Path(absolute), Path(recorded), report_dir / recorded):
+        if candidate.exists():
+            return candidate
+    return Path(absolute or recorded)
 
 
 def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
@@ -77,7 +78,8 @@ def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
             digests = {h.get("type", ""): h.get("before", "") for h in element.iter(_HASH) if h.get("before")}
             recorded = element.get("path", "")
             if digests.get("sha256"):
-                yield "input", Expected(_input_path(recorded, report_dir), recorded, {"sha256": digests["sha256"]})
+                where = _input_path(recorded, element.get("abspath", ""), report_dir)
+                yield "input", Expected(where, recorded, {"sha256": digests["sha256"]})
         else:
             name = element.findtext(_FILENAME)
             if name:

@@ -124,7 +124,8 @@ def _write_option(out: _XmlOut, name: str, value: object) -> None:
 
 def _input_attrs(index: int, inp: InputSummary) -> dict[str, str]:
     attrs = {
-        "index": str(index), "path": inp.path, "size": str(inp.size), "mtime": iso_time(inp.mtime_ns),
+        "index": str(index), "path": inp.path, "abspath": inp.abspath or inp.path, "size": str(inp.size),
+        "mtime": iso_time(inp.mtime_ns),
         "format": inp.format, "compression": inp.compression,
         "linktypes": " ".join(str(linktype) for linktype in inp.linktypes),
         "packets": str(inp.packets), "truncated_packets": str(inp.truncated_packets),
