@@ -111,6 +111,8 @@ class FlowTable:
                 half = None
             else:
                 half.packets += 1
+                half.wire_bytes += seg.wire_len
+                half.captured_bytes += seg.cap_len
                 if half.capture is not self.capture:
                     self._next_capture(half, seg)
                 half.last_ts, half.last_frame = seg.ts_ns, seg.frame
