@@ -221,7 +221,7 @@ def _pump(path: str, label: str, options: Options, decoder: Decoder, table: Flow
             packets, truncated, first_ts, last_ts = fast.packets, fast.truncated, fast.first_ts, fast.last_ts
             summary.packets, summary.truncated_packets = packets, truncated
             summary.first_ts_ns, summary.last_ts_ns = first_ts, last_ts
-            summary.format, summary.linktypes = "pcap", (header.linktype,)
+            summary.format, summary.linktypes = header.format, (header.linktype,)
         if finished:
             return
     with open_capture(path) as capture:

@@ -40,7 +40,7 @@ def _u64(b, o):
 
 
 @njit(cache=True, nogil=True)
-def walk(buf, pos, end, big, frac_ns, snaplen, rec_off, caplen, origlen, ts_ns):
+def walk(buf, pos, end, big, frac_ns, snaplen, rec_off, data_off, caplen, origlen, ts_ns):
     """Record headers from `pos` while whole records fit; returns (count, next pos, status).
 
     status 0: stopped at the window's end or the output's size; 1: a record
@@ -64,6 +64,7 @@ def walk(buf, pos, end, big, frac_ns, snaplen, rec_off, caplen, origlen, ts_ns):
         if pos + 16 + cl > end:
             break
         rec_off[n] = pos
+        data_off[n] = pos + 16
         caplen[n] = cl
         origlen[n] = ol
         ts_ns[n] = sec * 1000000000 + frac * frac_ns
@@ -72,8 +73,55 @@ def walk(buf, pos, end, big, frac_ns, snaplen, rec_off, caplen, origlen, ts_ns):
     return n, pos, 0
 
 
+PCAPNG_SHB = 0x0A0D0D0A
+PCAPNG_EPB = 6
+
+
 @njit(cache=True, nogil=True)
-def parse(buf, rec_off, caplen, n, linktype, kind, fam, addr, ports, seq, ack, flags, poff, plen, vlan):
+def walk_pcapng(buf, pos, end, big, frac_ns, offset_ns, rec_off, data_off, caplen, origlen, ts_ns):
+    """Enhanced packet blocks of interface 0 from `pos`; (count, next pos, status) as walk().
+
+    status 1: a corrupt block; 2: a block the general reader must see (another
+    section or interface, an obsolete or simple packet block).
+    """
+    n = 0
+    limit = rec_off.shape[0]
+    while n < limit and pos + 8 <= end:
+        btype = _u32(buf, pos) if big else _u32le(buf, pos)
+        blen = _u32(buf, pos + 4) if big else _u32le(buf, pos + 4)
+        if btype == PCAPNG_SHB or btype == 1 or btype == 2 or btype == 3:
+            return n, pos, 2
+        if blen < 12 or blen % 4 != 0 or blen > (64 << 20):
+            return n, pos, 1
+        if pos + blen > end:
+            break
+        if btype == PCAPNG_EPB:
+            if blen < 32:
+                return n, pos, 1
+            if big:
+                ifid = _u32(buf, pos + 8)
+                ts = (_u32(buf, pos + 12) << 32) | _u32(buf, pos + 16)
+                cl = _u32(buf, pos + 20)
+                ol = _u32(buf, pos + 24)
+            else:
+                ifid = _u32le(buf, pos + 8)
+                ts = (_u32le(buf, pos + 12) << 32) | _u32le(buf, pos + 16)
+                cl = _u32le(buf, pos + 20)
+                ol = _u32le(buf, pos + 24)
+            if ifid != 0 or 28 + cl > blen - 4:
+                return n, pos, 2
+            rec_off[n] = pos
+            data_off[n] = pos + 28
+            caplen[n] = cl
+            origlen[n] = ol
+            ts_ns[n] = ts * frac_ns + offset_ns
+            n += 1
+        pos += blen
+    return n, pos, 0
+
+
+@njit(cache=True, nogil=True)
+def parse(buf, data_off, caplen, n, linktype, kind, fam, addr, ports, seq, ack, flags, poff, plen, vlan):
     """Decode Ethernet (one optional 802.1Q tag) or raw IP, then IPv4/IPv6 without options chains, then TCP.
 
     addr[i] = (src hi, src lo, dst hi, dst lo); an IPv4 address is in lo.
@@ -83,7 +131,7 @@ def parse(buf, rec_off, caplen, n, linktype, kind, fam, addr, ports, seq, ack, f
     for i in range(n):
         kind[i] = KIND_OTHER
         plen[i] = 0
-        base = rec_off[i] + 16
+        base = data_off[i]
         stop = base + caplen[i]
         o = base
         vlan[i] = -1

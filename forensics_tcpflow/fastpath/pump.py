@@ -33,26 +33,80 @@ _MAGICS = {
 class PcapHeader:
     """What the fast path needs from a classic pcap file header."""
 
-    __slots__ = ("big", "frac_ns", "snaplen", "linktype")
+    __slots__ = ("big", "frac_ns", "snaplen", "linktype", "start")
+    format = "pcap"
 
     def __init__(self, head: bytes) -> None:
         order, self.frac_ns = _MAGICS[head[:4]]
         self.big = order == ">"
         self.snaplen, network = struct.unpack(order + "16xII", head[:24])
         self.linktype = network & 0xFFFF
+        self.start = 24
+
+    def walk(self, arr: np.ndarray, filled: int, c: "_Columns") -> tuple[int, int, int]:
+        return kernels.walk(arr, 0, filled, self.big, self.frac_ns, self.snaplen,
+                            c.rec_off, c.data_off, c.caplen, c.origlen, c.ts_ns)
 
 
-def fast_header(path: str) -> PcapHeader | None:
-    """The header, if this capture can take the fast path (uncompressed classic pcap, Ethernet or raw IP)."""
+class PcapngHeader:
+    """A pcapng file whose first section opens with one interface (the usual capture)."""
+
+    __slots__ = ("big", "frac_ns", "offset_ns", "linktype", "start")
+    format = "pcapng"
+
+    def __init__(self, big: bool, frac_ns: int, offset_ns: int, linktype: int, start: int) -> None:
+        self.big, self.frac_ns, self.offset_ns, self.linktype, self.start = big, frac_ns, offset_ns, linktype, start
+
+    def walk(self, arr: np.ndarray, filled: int, c: "_Columns") -> tuple[int, int, int]:
+        return kernels.walk_pcapng(arr, 0, filled, self.big, self.frac_ns, self.offset_ns,
+                                   c.rec_off, c.data_off, c.caplen, c.origlen, c.ts_ns)
+
+
+_BYTE_ORDERS = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
+
+
+def _pcapng_header(head: bytes) -> PcapngHeader | None:
+    """Section header then interface description, read here; anything less plain is the general reader's."""
+    order = _BYTE_ORDERS.get(head[8:12])
+    if order is None:
+        return None
+    (shb_len,) = struct.unpack_from(order + "I", head, 4)
+    if len(head) < shb_len + 16:
+        return None
+    idb_type, idb_len, linktype = struct.unpack_from(order + "IIH", head, shb_len)
+    if idb_type != 1 or len(head) < shb_len + idb_len:
+        return None
+    resolution, offset = 6, 0
+    pos, stop = shb_len + 16, shb_len + idb_len - 4
+    while pos + 4 <= stop:
+        code, length = struct.unpack_from(order + "HH", head, pos)
+        if code == 0:
+            break
+        if code == 9 and length == 1:
+            resolution = head[pos + 4]
+        elif code == 14 and length == 8:
+            (offset,) = struct.unpack_from(order + "q", head, pos + 4)
+        pos += 4 + (length + 3) // 4 * 4
+    if resolution & 0x80 or resolution > 9:
+        return None          # binary or sub-nanosecond resolution
+    return PcapngHeader(order == ">", 10 ** (9 - resolution), offset * 1_000_000_000, linktype,
+                        shb_len + idb_len)
+
+
+def fast_header(path: str) -> PcapHeader | PcapngHeader | None:
+    """How to walk this capture on the fast path: uncompressed pcap, or pcapng with one first
+    interface, with Ethernet or raw IP; None for everything else."""
     try:
         with open(path, "rb") as f:
-            head = f.read(24)
+            head = f.read(65536)
     except OSError:
         return None
-    if len(head) < 24 or head[:4] not in _MAGICS:
-        return None
-    header = PcapHeader(head)
-    return header if header.linktype in LINKTYPES else None
+    header: PcapHeader | PcapngHeader | None = None
+    if len(head) >= 24 and head[:4] in _MAGICS:
+        header = PcapHeader(head)
+    elif head[:4] == b"\x0a\x0d\x0d\x0a" and len(head) >= 28:
+        header = _pcapng_header(head)
+    return header if header is not None and header.linktype in LINKTYPES else None
 
 
 class _Columns:
@@ -60,6 +114,7 @@ class _Columns:
 
     def __init__(self, n: int) -> None:
         self.rec_off = np.zeros(n, np.int64)
+        self.data_off = np.zeros(n, np.int64)
         self.caplen = np.zeros(n, np.int64)
         self.origlen = np.zeros(n, np.int64)
         self.ts_ns = np.zeros(n, np.int64)
@@ -114,19 +169,16 @@ class FastPump:
         buf = bytearray(self.window_bytes + kernels.MAX_CAPLEN + 16)
         arr = np.frombuffer(buf, np.uint8)
         with open(self.path, "rb") as f:
-            f.seek(24)
+            f.seek(self.header.start)
             filled = 0
-            file_pos = 24
+            file_pos = self.header.start
             eof = False
             while True:
                 if not eof:
                     got = _read_into(f, buf, filled)
                     eof = got == 0
                     filled += got
-                h = self.header
-                c = self.cols
-                n, used, status = kernels.walk(arr, 0, filled, h.big, h.frac_ns, h.snaplen,
-                                               c.rec_off, c.caplen, c.origlen, c.ts_ns)
+                n, used, status = self.header.walk(arr, filled, self.cols)
                 if n:
                     self._window(arr, buf, n, file_pos)
                 file_pos += used
@@ -139,7 +191,7 @@ class FastPump:
     def _window(self, arr: np.ndarray, buf: bytearray, n: int, file_pos: int) -> None:
         c = self.cols
         h = self.header
-        kernels.parse(arr, c.rec_off, c.caplen, n, h.linktype, c.kind, c.fam, c.addr, c.ports, c.seq, c.ack,
+        kernels.parse(arr, c.data_off, c.caplen, n, h.linktype, c.kind, c.fam, c.addr, c.ports, c.seq, c.ack,
                       c.flags, c.poff, c.plen, c.vlan)
         if self.shards > 1:
             kernels.claim(n, c.kind, c.fam, c.addr, c.ports, c.vlan, self.shards, self.shard)
@@ -211,7 +263,7 @@ class FastPump:
         c = self.cols
         src, dst, sport, dport, vlans = self._key(i)
         p = int(c.poff[i])
-        base = int(c.rec_off[i]) + 16
+        base = int(c.data_off[i])
         macs = (bytes(buf[base + 6:base + 12]), bytes(buf[base:base + 6])) if self.header.linktype == 1 else (None, None)
         seg = Segment(int(c.fam[i]), src, dst, sport, dport, int(c.seq[i]), int(c.ack[i]), int(c.flags[i]),
                       bytes(buf[p:p + int(c.plen[i])]), frame0 + i, int(c.ts_ns[i]), vlans, macs[0], macs[1])
@@ -223,10 +275,10 @@ class FastPump:
         if c.kind[i] == kernels.KIND_FAST:
             self.table.add(self._segment(buf, i, frame0))
             return
-        off = int(c.rec_off[i])
+        data = int(c.data_off[i])
         cl = int(c.caplen[i])
         record = Record(frame0 + i, self.header.linktype, int(c.ts_ns[i]), cl, int(c.origlen[i]),
-                        bytes(buf[off + 16:off + 16 + cl]), file_pos + off, 0)
+                        bytes(buf[data:data + cl]), file_pos + int(c.rec_off[i]), 0)
         for segment in self.decoder.decode(record):
             if self.shards == 1 or shard_of(segment, self.shards) == self.shard:
                 self.table.add(segment)

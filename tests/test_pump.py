@@ -1,0 +1,44 @@
+"""The fast path gives exactly what the general path gives: same flow files, same report.
+
+Run on every corpus capture and every sample: captures the fast path takes
+whole, ones it hands over to the general reader part-way (a second pcapng
+interface, a damaged record), and ones it declines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from batchkit import normalized_report, tree
+from conftest import CORPUS, require_corpus
+from forensics_tcpflow import engine
+from forensics_tcpflow.cli import main
+from forensics_tcpflow.fastpath.pump import fast_header
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_pcaps"
+CAPTURES = sorted(p for p in CORPUS.glob("*") if p.suffix != ".tsv" and p.suffix != ".md") + \
+    sorted(p for p in SAMPLES.glob("*.pcap*"))
+
+
+def outcome(capture: Path, out: Path) -> tuple[int, dict[str, bytes], bytes]:
+    rc = main([str(capture), "-o", str(out), "-q", "-j", "1"])
+    return rc, tree(out), normalized_report(out / "report.xml")
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
+def test_fast_and_general_paths_agree(capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    require_corpus()
+    fast = outcome(capture, tmp_path / "fast")
+    monkeypatch.setattr(engine, "fast_header", lambda path: None)
+    general = outcome(capture, tmp_path / "general")
+    assert fast == general
+
+
+def test_fast_path_takes_plain_pcap_and_pcapng() -> None:
+    require_corpus()
+    assert fast_header(str(CORPUS / "zeek__http_get.pcap")).format == "pcap"
+    assert fast_header(str(CORPUS / "zeek__tcp_http-on-irc-port-missing-syn.pcapng")).format == "pcapng"
+    assert fast_header(str(SAMPLES / "http.pcap.gz")) is None          # compressed: the general reader
+    assert fast_header(str(CORPUS / "suricata__decode-sll2-01_input.pcap")) is None   # SLL2: general decoder
