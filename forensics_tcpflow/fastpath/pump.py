@@ -109,6 +109,11 @@ def fast_header(path: str) -> PcapHeader | PcapngHeader | None:
     return header if header is not None and header.linktype in LINKTYPES else None
 
 
+# Positions in a row of _rows(): fam, addr, ports, vlan, seq, ack, flags, poff, plen, ts, origlen, caplen,
+# data offset, record offset, kind.
+_SEQ, _POFF, _PLEN, _TS, _ORIGLEN, _CAPLEN, _DATA, _RECOFF, _KIND = 4, 7, 8, 9, 10, 11, 12, 13, 14
+
+
 class _Columns:
     """Per-window arrays, allocated once."""
 
@@ -214,34 +219,35 @@ class FastPump:
         starts = run_start.tolist()
         wire = c.wire[:nruns].tolist()
         cap = c.cap[:nruns].tolist()
+        heads = self._rows(c.run_first[:nruns])     # each run's first packet, as plain Python values
         members: np.ndarray | None = None
         add_run = self.table.add_run
-        seg = self._segment
         for r in range(nruns):
             i = first[r]
+            row = heads[r]
             if not plain[r]:
-                self._single(arr, buf, i, frame0, file_pos)
+                self._single(buf, i, row, frame0, file_pos)
                 continue
             data = memoryview(out[starts[r]:starts[r + 1]])
-            key = self._key(i)
+            key = self._key(row)
             j = last[r]
-            if add_run(key, int(c.seq[i]), data, count[r], wire[r], cap[r], ts[j], frame0 + j):
+            if add_run(key, row[_SEQ], data, count[r], wire[r], cap[r], ts[j], frame0 + j):
                 continue
             # Not appendable as a whole: the first packet by the general path, then the rest again.
             if members is None:
                 members = np.argsort(c.run_of[:n], kind="stable")   # other shards' packets (-1) first
                 member_start = np.full(nruns + 1, np.count_nonzero(c.run_of[:n] < 0), np.int64)
                 member_start[1:] += np.cumsum(c.run_count[:nruns])
-            idx = members[member_start[r]:member_start[r + 1]].tolist()
-            self.table.add(seg(buf, i, frame0))
+            idx = members[member_start[r]:member_start[r + 1]]
+            self.table.add(self._segment(buf, i, row, frame0))
             if len(idx) > 1:
-                k = idx[1]
-                rest = data[int(c.plen[i]):]
-                if add_run(key, int(c.seq[k]), rest, count[r] - 1, wire[r] - int(c.origlen[i]),
-                           cap[r] - int(c.caplen[i]), ts[j], frame0 + j):
+                rest_rows = self._rows(idx[1:])
+                rest = data[row[_PLEN]:]
+                if add_run(key, rest_rows[0][_SEQ], rest, count[r] - 1, wire[r] - row[_ORIGLEN],
+                           cap[r] - row[_CAPLEN], ts[j], frame0 + j):
                     continue
-                for k in idx[1:]:
-                    self.table.add(seg(buf, k, frame0))
+                for k, rest_row in zip(idx[1:].tolist(), rest_rows):
+                    self.table.add(self._segment(buf, k, rest_row, frame0))
 
     def _count(self, n: int) -> None:
         c = self.cols
@@ -251,34 +257,37 @@ class FastPump:
             self.first_ts = int(c.ts_ns[0])
         self.last_ts = int(c.ts_ns[n - 1])
 
-    def _key(self, i: int) -> tuple:
+    def _rows(self, index: np.ndarray) -> list[tuple]:
+        """The columns of the packets at `index`, one tuple of Python values each (see _ROW)."""
         c = self.cols
-        fam = int(c.fam[i])
-        a = c.addr[i].tolist()
-        vlan = int(c.vlan[i])
-        return (_address(fam, a[0], a[1]), _address(fam, a[2], a[3]), int(c.ports[i, 0]), int(c.ports[i, 1]),
+        return list(zip(*(column[index].tolist() for column in (
+            c.fam, c.addr, c.ports, c.vlan, c.seq, c.ack, c.flags, c.poff, c.plen, c.ts_ns, c.origlen, c.caplen,
+            c.data_off, c.rec_off, c.kind))))
+
+    @staticmethod
+    def _key(row: tuple) -> tuple:
+        fam, a, ports, vlan = row[0], row[1], row[2], row[3]
+        return (_address(fam, a[0], a[1]), _address(fam, a[2], a[3]), ports[0], ports[1],
                 (vlan,) if vlan >= 0 else ())
 
-    def _segment(self, buf: bytearray, i: int, frame0: int) -> Segment:
-        c = self.cols
-        src, dst, sport, dport, vlans = self._key(i)
-        p = int(c.poff[i])
-        base = int(c.data_off[i])
+    def _segment(self, buf: bytearray, i: int, row: tuple, frame0: int) -> Segment:
+        src, dst, sport, dport, vlans = self._key(row)
+        p = row[_POFF]
+        base = row[_DATA]
         macs = (bytes(buf[base + 6:base + 12]), bytes(buf[base:base + 6])) if self.header.linktype == 1 else (None, None)
-        seg = Segment(int(c.fam[i]), src, dst, sport, dport, int(c.seq[i]), int(c.ack[i]), int(c.flags[i]),
-                      bytes(buf[p:p + int(c.plen[i])]), frame0 + i, int(c.ts_ns[i]), vlans, macs[0], macs[1])
-        seg.wire_len, seg.cap_len = int(c.origlen[i]), int(c.caplen[i])
+        seg = Segment(row[0], src, dst, sport, dport, row[_SEQ], row[5], row[6], bytes(buf[p:p + row[_PLEN]]),
+                      frame0 + i, row[_TS], vlans, macs[0], macs[1])
+        seg.wire_len, seg.cap_len = row[_ORIGLEN], row[_CAPLEN]
         return seg
 
-    def _single(self, arr: np.ndarray, buf: bytearray, i: int, frame0: int, file_pos: int) -> None:
-        c = self.cols
-        if c.kind[i] == kernels.KIND_FAST:
-            self.table.add(self._segment(buf, i, frame0))
+    def _single(self, buf: bytearray, i: int, row: tuple, frame0: int, file_pos: int) -> None:
+        if row[_KIND] == kernels.KIND_FAST:
+            self.table.add(self._segment(buf, i, row, frame0))
             return
-        data = int(c.data_off[i])
-        cl = int(c.caplen[i])
-        record = Record(frame0 + i, self.header.linktype, int(c.ts_ns[i]), cl, int(c.origlen[i]),
-                        bytes(buf[data:data + cl]), file_pos + int(c.rec_off[i]), 0)
+        data = row[_DATA]
+        cl = row[_CAPLEN]
+        record = Record(frame0 + i, self.header.linktype, row[_TS], cl, row[_ORIGLEN],
+                        bytes(buf[data:data + cl]), file_pos + row[_RECOFF], 0)
         for segment in self.decoder.decode(record):
             if self.shards == 1 or shard_of(segment, self.shards) == self.shard:
                 self.table.add(segment)
