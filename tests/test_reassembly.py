@@ -215,3 +215,11 @@ def test_lru_of_descriptors(tmp_path):
     w.close()
     for port in range(2000, 2010):
         assert w.read(f"010.000.000.001.{port:05d}-010.000.000.002.00080") == b"a" * 100 + b"b" * 100
+
+
+def test_far_earlier_data_on_a_midstream_flow_is_a_violation_not_a_prefix(tmp_path):
+    w = Wire(tmp_path, max_seek=1000)
+    w.c(100_000, b"here")
+    w.c(10_000, b"ancient")     # 90 000 bytes before the first byte seen: not this stream's start
+    recs = w.close()
+    assert w.read(CLIENT) == b"here" and recs[CLIENT].violations == 1

@@ -27,16 +27,17 @@ def signed32(x: int) -> int:
 class Direction:
     """Reassembly state for one direction; knows nothing of names or reports."""
 
-    __slots__ = ("policy", "open_file", "max_bytes", "file", "isn_known", "next_seq",
+    __slots__ = ("policy", "open_file", "max_bytes", "max_shift", "file", "isn_known", "next_seq",
                  "frontier", "pending", "pending_starts", "pending_bytes", "gaps",
                  "overlaps", "fin_seq", "stream_end", "out_of_order", "violations",
                  "syn_seen")
 
     def __init__(self, policy: str, open_file: Callable[[], FlowFile],
-                 max_bytes: int | None) -> None:
+                 max_bytes: int | None, max_shift: int = 16 * 1024 * 1024) -> None:
         self.policy = policy
         self.open_file = open_file            # called on the first byte to store
         self.max_bytes = max_bytes
+        self.max_shift = max_shift            # how far before the first byte seen a stream may start (-m)
         self.file: FlowFile | None = None
         self.isn_known = False
         self.next_seq = 0                     # sequence number of `frontier`
@@ -85,8 +86,9 @@ class Direction:
             self.next_seq = seq
         off = self.offset(seq)
         if off < 0:
-            if self.syn_seen:
-                self.violations += 1     # data before the SYN's sequence number
+            if self.syn_seen or -off > self.max_shift:
+                # data before the SYN's sequence number, or too far back to be this stream's start
+                self.violations += 1
                 cut = -off
                 if cut >= len(payload) + missing:
                     return

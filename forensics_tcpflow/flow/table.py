@@ -269,7 +269,8 @@ class FlowTable:
 
     def _make_half(self, conn: Connection, key: Key, seg: Segment) -> Half:
         half = Half(conn, key, seg, None)  # type: ignore[arg-type]
-        half.stream = Direction(self.options.overlap, lambda: self._open(half), self.options.max_bytes)
+        half.stream = Direction(self.options.overlap, lambda: self._open(half), self.options.max_bytes,
+                                self.options.max_seek)
         conn.halves[key] = half
         self.halves[key] = half
         return half
