@@ -40,10 +40,15 @@ def _xmlschema_schema(name: str) -> "xmlschema.XMLSchema10":
     return xmlschema.XMLSchema10(str(schema_dir() / name))
 
 
+_TOP_LEVEL = tuple(f"{{{DFXML_NS}}}{tag}" for tag in ("metadata", "creator", "source", "fileobject", "rusage"))
+
+
 def _lxml_errors(path: Path, name: str) -> list[str]:
     """libxml2 stops at the first error when validating while streaming: one message at most."""
     try:
-        for _, element in etree.iterparse(str(path), events=("end",), schema=_lxml_schema(name), huge_tree=True):
+        # Only the root's children come back to Python (one event per fileobject, not per element).
+        for _, element in etree.iterparse(str(path), events=("end",), schema=_lxml_schema(name), huge_tree=True,
+                                          tag=_TOP_LEVEL):
             if element.getparent() is not None and element.getparent().getparent() is None:
                 element.clear()
                 while element.getprevious() is not None:
