@@ -8,6 +8,7 @@ import pytest
 
 from batchkit import CORPUS, split_pcap
 from forensics_tcpflow.core import UsageError, _check_layout, plan_jobs
+from forensics_tcpflow.fastpath.shard import Shard
 from forensics_tcpflow.options import Options
 
 pytestmark = pytest.mark.usefixtures("corpus")
@@ -48,3 +49,18 @@ def test_nothing_written_beside_an_evidence_file(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="report .* beside the evidence file"):
         _check_layout(Options(inputs=(str(capture),), outdir=str(elsewhere)), capture.parent / "report.xml")
     _check_layout(Options(inputs=(str(capture),), outdir=str(elsewhere)), elsewhere / "report.xml")
+
+
+def test_one_capture_split_across_workers_gives_the_same_output(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchkit import normalized_report, run_cli, tree
+    from forensics_tcpflow import core
+
+    capture = CORPUS / "pcapplusplus__4KHttpRequests.pcap"
+    assert run_cli(str(capture), "-o", str(tmp_path / "one"), "-j", "1", "-q") == 0
+    monkeypatch.setattr(core, "SHARD_MIN_BYTES", 0)
+    jobs = plan_jobs(Options(inputs=(str(capture),), outdir="x", jobs=2), [(str(capture), "")])
+    assert [job.shard for job in jobs] == [Shard(0, 2), Shard(1, 2)]
+    assert run_cli(str(capture), "-o", str(tmp_path / "two"), "-j", "2", "-q") == 0
+    assert tree(tmp_path / "one") == tree(tmp_path / "two")
+    assert normalized_report(tmp_path / "one" / "report.xml") == normalized_report(tmp_path / "two" / "report.xml")
