@@ -110,12 +110,7 @@ class FlowTable:
                 self._finish_connection(half.conn, "port-reuse")
                 half = None
             else:
-                half.packets += 1
-                half.wire_bytes += seg.wire_len
-                half.captured_bytes += seg.cap_len
-                if half.capture is not self.capture:
-                    self._next_capture(half, seg)
-                half.last_ts, half.last_frame = seg.ts_ns, seg.frame
+                self._count(half, seg)
                 return
         if half is None:
             if key in self.lingering and self._linger(key, seg):
@@ -131,12 +126,7 @@ class FlowTable:
         conn.last_ts = seg.ts_ns
         if self.options.idle_timeout_ns:
             self.connections.move_to_end(conn.id)
-        half.packets += 1
-        half.wire_bytes += seg.wire_len
-        half.captured_bytes += seg.cap_len
-        if half.capture is not self.capture:
-            self._next_capture(half, seg)
-        half.last_ts, half.last_frame = seg.ts_ns, seg.frame
+        self._count(half, seg)
         if seg.missing:
             half.caplen_short += 1
         if seg.reassembled:
@@ -160,6 +150,14 @@ class FlowTable:
             self._close_half(half, "fin")
             if all(h.closed for h in conn.halves.values()) and len(conn.halves) == 2:
                 self._finish_connection(conn, "fin")
+
+    def _count(self, half: Half, seg: Segment) -> None:
+        half.packets += 1
+        half.wire_bytes += seg.wire_len
+        half.captured_bytes += seg.cap_len
+        if half.capture is not self.capture:
+            self._next_capture(half, seg)
+        half.last_ts, half.last_frame = seg.ts_ns, seg.frame
 
     def add_run(self, key: Key, seq: int, data: bytes, packets: int, wire: int, cap: int,
                 last_ts: int, last_frame: int) -> bool:
