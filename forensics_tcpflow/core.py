@@ -148,8 +148,10 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     for path, reason in tally.skipped:
         env.warn(f"{path}: skipped: {reason}")
         tally.warnings += 1
-    jobs = plan_jobs(options, captures)
     journal = Journal(state_dir(outdir))
+    jobs = plan_jobs(options, captures)
+    if options.resume:
+        jobs = journal.planned(jobs)
     done: dict[int, tuple[list[InputSummary], FlowSpool]] = {
         index: (finished.summaries, finished.spool) for index, finished in journal.open(options, jobs).items()}
     if done:

@@ -9,6 +9,7 @@ import pytest
 from batchkit import CORPUS
 from forensics_tcpflow.batch.jobs import Job, file_sink, run_job
 from forensics_tcpflow.batch.journal import Journal, JournalError, state_dir
+from forensics_tcpflow.fastpath.shard import Shard
 from forensics_tcpflow.options import Options
 
 pytestmark = pytest.mark.usefixtures("corpus")
@@ -50,3 +51,13 @@ def test_without_resume_the_journal_starts_afresh(tmp_path: Path) -> None:
     journal.record(run_job(jobs[0], options, journal.workspace, file_sink, lambda event: None, lambda: False))
     assert Journal(state_dir(tmp_path)).open(options, jobs) == {}
     assert len(journal.path.read_text().splitlines()) == 1
+
+
+def test_resume_keeps_the_split_of_the_earlier_attempt(tmp_path: Path) -> None:
+    journal = Journal(state_dir(tmp_path))
+    capture = (("c.pcap", "c.pcap"),)
+    split = [Job(0, capture, "", Shard(0, 2)), Job(1, capture, "", Shard(1, 2))]
+    journal.open(Options(inputs=("c.pcap",), outdir=str(tmp_path)), split)
+    assert journal.planned([Job(0, capture, "")]) == split          # resumed with -j 1
+    other = [Job(0, (("d.pcap", "d.pcap"),), "")]
+    assert journal.planned(other) == other                          # other inputs: refused later by open()

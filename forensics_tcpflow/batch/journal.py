@@ -17,6 +17,7 @@ from typing import Any
 
 from ..options import Options
 from ..provenance import InputSummary
+from ..fastpath.shard import Shard
 from ..report.spool import FlowSpool
 from .jobs import Job, JobResult, Workspace
 
@@ -40,7 +41,8 @@ def workspace(state: Path) -> Workspace:
 
 def _plan(options: Options, jobs: list[Job]) -> dict[str, Any]:
     settings = {k: v for k, v in asdict(options).items() if k not in RUN_SPECIFIC}
-    plan = {"format": FORMAT, "options": settings, "jobs": [[job.subdir, job.captures] for job in jobs]}
+    plan = {"format": FORMAT, "options": settings,
+            "jobs": [[job.subdir, job.captures, job.shard.index, job.shard.count] for job in jobs]}
     return json.loads(json.dumps(plan))  # tuples as lists, so a plan read back compares equal
 
 
@@ -73,6 +75,22 @@ class Journal:
         self.state = state
         self.path = state / JOURNAL
         self.workspace = workspace(state)
+
+    def planned(self, jobs: list[Job]) -> list[Job]:
+        """The earlier attempt's jobs when they cover the same captures, however they were split.
+
+        A capture is split by connection across workers depending on -j; resuming
+        with another -j must go on with the split the finished jobs were made with.
+        """
+        try:
+            with self.path.open("rb") as fh:
+                recorded = json.loads(fh.readline())["jobs"]
+            before = [Job(i, tuple(tuple(c) for c in captures), subdir, Shard(index, count))
+                      for i, (subdir, captures, index, count) in enumerate(recorded)]
+        except (OSError, ValueError, KeyError, TypeError):
+            return jobs
+        same = {(job.subdir, job.captures) for job in before} == {(job.subdir, job.captures) for job in jobs}
+        return before if same else jobs
 
     def open(self, options: Options, jobs: list[Job]) -> dict[int, Finished]:
         """Start the journal, or with --resume read back the jobs an earlier attempt finished.
