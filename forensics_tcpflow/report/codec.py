@@ -40,6 +40,7 @@ def flow_from_dict(data: dict[str, Any]) -> FlowRecord:
     return FlowRecord(**{name: _DECODE.get(name, _same)(data[name]) for name in FLOW_FIELDS if name in data})
 
 
+@lru_cache(maxsize=1024)     # every format writes the same flow's times in turn
 def iso_time(ns: int) -> str:
     """UTC xs:dateTime with all nine fractional digits, computed in integers (a float loses nanoseconds)."""
     seconds, frac = divmod(ns, _NS)
