@@ -131,8 +131,3 @@ def expand(template: str, fields: NameFields) -> str:
             out.append(ch)
             i += 1
     return "".join(out)
-
-
-def uses_connection_count(template: str) -> bool:
-    """Whether names can be disambiguated by cN at all (else a clash gets a suffix)."""
-    return "%c" in template or "%#" in template
