@@ -210,13 +210,19 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     spools = [spool for _, spool in (done[index] for index in sorted(done))]
     spool = FlowSpool.merge(spools, captures=labels) if spools else FlowSpool(journal.workspace.spools, labels)
     run_info.end_ns = env.clock_ns()
-    write_reports(options.reports, run_info, summaries, tally.count(spool), options, report_path)
-    if "dfxml" in options.reports:
-        problems = validate_report(report_path)
-        for problem in problems:
-            env.error(f"{report_path}: invalid report: {problem}")
-        if problems and status == ExitStatus.OK:
-            status = ExitStatus.INPUT_ERRORS
+    problems: list[str] = []
+
+    def check(written: dict[str, Path]) -> None:
+        """The DFXML report, validated before it is put in place (while a sidecar writes the others)."""
+        if "dfxml" in written:
+            problems.extend(problem.replace(str(written["dfxml"]), str(report_path))
+                            for problem in validate_report(written["dfxml"]))
+
+    write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, check)
+    for problem in problems:
+        env.error(f"{report_path}: invalid report: {problem}")
+    if problems and status == ExitStatus.OK:
+        status = ExitStatus.INPUT_ERRORS
     if not interrupted:
         journal.remove()
     if not options.quiet:

@@ -57,3 +57,12 @@ def test_report_only_mode_leaves_no_file(tmp_path):
     size, hashes = f.close(0)
     assert size == 4 and hashes["md5"] == hashlib.md5(b"data").hexdigest()
     assert not (tmp_path / "gone").exists()
+
+
+def test_a_name_in_use_is_refused(tmp_path):
+    sink = FileSink(tmp_path, ("md5",))
+    assert sink.create("a") is not None
+    (tmp_path / "b").write_bytes(b"from an earlier run")
+    assert sink.create("a") is None and sink.create("b") is None
+    assert (tmp_path / "b").read_bytes() == b"from an earlier run"
+    sink.close()

@@ -21,7 +21,7 @@ from .naming import NameFields, expand, format_mac, printable_address
 from .reassembly import HOLE, TRUNCATED, Direction, signed32
 from .record import FlowRecord
 
-RECENT_LIMIT = 65536
+RECENT_LIMIT = 16384
 LINGER_NS = 4 * NS          # capture time a closed connection keeps counting late segments
 LINGER_LIMIT = 4096         # ... and at most this many directions (memory stays flat)
 
@@ -290,11 +290,11 @@ class FlowTable:
             fields = NameFields(half.conn.family, src, dst, sport, dport, vlans, half.mac_src,
                                 half.mac_dst, half.first_ts, count, half.conn.id, self.sensor)
             name = expand(self.template, fields)
-            if not self.sink.taken(name):
-                break
+            file = self.sink.create(name)
+            if file is not None:
+                half.name, half.connection_index = name, count
+                return file
             count += 1
-        half.name, half.connection_index = name, count
-        return self.sink.create(name)
 
     # -- closing ---------------------------------------------------------
     def _close_half(self, half: Half, reason: str) -> None:

@@ -14,6 +14,28 @@ def _umask() -> int:
     return mask
 
 
+class AtomicWriter:
+    """A report format's file handling: `_out` is its AtomicFile; `_trailer()` ends the document."""
+
+    _out: AtomicFile
+
+    def _trailer(self) -> None:
+        """Nothing to add after the last flow, unless a format says otherwise."""
+
+    def finish(self) -> Path:
+        """Write what follows the last flow; the file is complete under its temporary name."""
+        if not self._out.file.closed:
+            self._trailer()
+        return self._out.close()
+
+    def commit(self) -> Path:
+        self.finish()
+        return self._out.commit()
+
+    def discard(self) -> None:
+        self._out.discard()
+
+
 class AtomicFile:
     """A temporary file beside `path` that becomes `path` only on commit()."""
 
@@ -24,11 +46,17 @@ class AtomicFile:
         self.tmp = Path(tmp)
         self.file: IO = os.fdopen(fd, mode, **open_args)
 
+    def close(self) -> Path:
+        """Complete and durable, still under the temporary name (which is returned)."""
+        if not self.file.closed:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+            os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports are ordinary files
+        return self.tmp
+
     def commit(self) -> Path:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
-        os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports are ordinary files
+        self.close()
         os.replace(self.tmp, self.path)
         return self.path
 

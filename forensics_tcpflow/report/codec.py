@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from dataclasses import fields
-from typing import Any, Callable
+from typing import Any
 
 from forensics_tcpflow.flow.record import FlowRecord
 
@@ -13,31 +13,9 @@ FLOW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(FlowRecord))
 _NS = 1_000_000_000
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
-def _tuples(items: list[list[Any]]) -> list[tuple]:
-    return [tuple(item) for item in items]
-
-
-# JSON turns tuples into lists: these fields get their declared shapes back.
-_DECODE: dict[str, Callable[[Any], Any]] = {
-    "vlans": tuple,
-    "holes": _tuples,
-    "truncated": _tuples,
-    "overlaps": _tuples,
-    "sources": _tuples,
-}
-
-
 def flow_to_dict(rec: FlowRecord) -> dict[str, Any]:
     """Every field of the record, in declaration order, JSON-ready."""
     return {name: getattr(rec, name) for name in FLOW_FIELDS}
-
-
-def flow_from_dict(data: dict[str, Any]) -> FlowRecord:
-    return FlowRecord(**{name: _DECODE.get(name, _same)(data[name]) for name in FLOW_FIELDS if name in data})
 
 
 @lru_cache(maxsize=1024)     # every format writes the same flow's times in turn

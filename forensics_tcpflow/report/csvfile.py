@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+from operator import attrgetter
 from pathlib import Path
 from typing import Callable, ClassVar
 
 from forensics_tcpflow.flow.record import FlowRecord
-from forensics_tcpflow.report.atomic import AtomicFile
+from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.codec import FLOW_FIELDS, iso_time, report_filename
 from forensics_tcpflow.report.registry import ReportContext, register
 
@@ -35,7 +36,7 @@ _CELL: dict[str, Callable[[object], str]] = {
 
 
 @register
-class CsvWriter:
+class CsvWriter(AtomicWriter):
     """Columns: the record's fields with `hashes` spread into one column per run hash, plus ISO times."""
 
     name: ClassVar[str] = "csv"
@@ -47,21 +48,17 @@ class CsvWriter:
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context
         self._hashes = tuple(context.options.hashes)
-        self._fields = tuple(name for name in FLOW_FIELDS if name != "hashes")
-        self._filename_column = self._fields.index("filename")
+        fields = tuple(name for name in FLOW_FIELDS if name != "hashes")
+        self._values = attrgetter(*fields)
+        self._cells = tuple(_CELL.get(name, str) for name in fields)
+        self._filename_column = fields.index("filename")
         self._out = AtomicFile(path, "w", encoding="utf-8", errors="backslashreplace", newline="")
         self._csv = csv.writer(self._out.file, lineterminator="\n")
-        self._csv.writerow([*self._fields, *self._hashes, "start_time", "end_time"])
+        self._csv.writerow([*fields, *self._hashes, "start_time", "end_time"])
 
     def add(self, rec: FlowRecord) -> None:
-        cells = [_CELL.get(name, str)(getattr(rec, name)) for name in self._fields]
+        cells = [cell(value) for cell, value in zip(self._cells, self._values(rec))]
         cells[self._filename_column] = report_filename(rec.filename, self._context.options.outdir, self._context.report_dir)
         cells += [rec.hashes.get(algorithm, "") for algorithm in self._hashes]
         cells += [iso_time(rec.first_ts_ns), iso_time(rec.last_ts_ns)]
         self._csv.writerow(cells)
-
-    def commit(self) -> Path:
-        return self._out.commit()
-
-    def discard(self) -> None:
-        self._out.discard()

@@ -21,7 +21,7 @@ from lxml import etree
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary, RunInfo
-from forensics_tcpflow.report.atomic import AtomicFile
+from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
 from forensics_tcpflow.report.registry import ReportContext, register
 
@@ -42,6 +42,11 @@ def D(tag: str) -> str:
 
 def F(tag: str) -> str:
     return f"{{{FTF_NS}}}{tag}"
+
+
+_INDENT = tuple("\n" + "  " * depth for depth in range(4))
+_FILEOBJECT, _FILENAME, _FILESIZE, _HASHDIGEST = D("fileobject"), D("filename"), D("filesize"), D("hashdigest")
+_FLOW, _HOLE, _TRUNCATED, _OVERLAP, _SOURCE = F("flow"), F("hole"), F("truncated"), F("overlap"), F("source")
 
 
 def xml_safe(text: str) -> str:
@@ -222,7 +227,7 @@ def flow_attributes(rec: FlowRecord) -> dict[str, str]:
         attrs["vlan"] = " ".join(str(vid) for vid in rec.vlans)
     attrs.update({
         "connection_id": str(rec.connection_id), "connection_index": str(rec.connection_index),
-        "direction": rec.direction, "community_id": rec.community_id, "capture": rec.capture,
+        "direction": rec.direction, "community_id": rec.community_id, "capture": xml_safe(rec.capture),
         "first_frame": str(rec.first_frame), "last_frame": str(rec.last_frame), "close_reason": rec.close_reason,
     })
     if rec.stream_length != rec.filesize:
@@ -231,6 +236,17 @@ def flow_attributes(rec: FlowRecord) -> dict[str, str]:
         attrs["snaplen_truncated_packets"] = str(rec.caplen_short)
     attrs["reassembled_datagrams"] = str(rec.reassembled_datagrams)
     return attrs
+
+
+def _flow_children(rec: FlowRecord) -> Iterator[tuple[str, dict[str, str]]]:
+    for offset, length in rec.holes:
+        yield _HOLE, {"offset": str(offset), "length": str(length)}
+    for offset, length in rec.truncated:
+        yield _TRUNCATED, {"offset": str(offset), "length": str(length)}
+    for offset, length, kept in rec.overlaps:
+        yield _OVERLAP, {"offset": str(offset), "length": str(length), "kept": kept}
+    for capture, first, last in rec.sources:
+        yield _SOURCE, {"capture": xml_safe(capture), "first_frame": str(first), "last_frame": str(last)}
 
 
 class _FlowTotals:
@@ -270,8 +286,8 @@ def _rusage_values(start_ns: int) -> list[tuple[str, str]]:
 
 
 @register
-class DfxmlWriter:
-    """Streams the document: header at open, one fileobject per add(), trailer at commit()."""
+class DfxmlWriter(AtomicWriter):
+    """Streams the document: header at open, one fileobject per add(), trailer at finish()."""
 
     name: ClassVar[str] = "dfxml"
 
@@ -282,53 +298,57 @@ class DfxmlWriter:
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context
         self._totals = _FlowTotals()
-        self._file = AtomicFile(path, "wb")
+        self._out = AtomicFile(path, "wb")
         self._open = ExitStack()  # the xmlfile and the root element, closed by commit()
         try:
-            xf = self._open.enter_context(etree.xmlfile(self._file.file, encoding="UTF-8"))
+            xf = self._open.enter_context(etree.xmlfile(self._out.file, encoding="UTF-8"))
             xf.write_declaration()
-            self._out = _XmlOut(xf)
-            self._open.enter_context(self._out.element(D("dfxml"), {"version": DFXML_VERSION}, nsmap=NSMAP))
-            _write_metadata(self._out, context)
-            _write_creator(self._out, context.run)
-            with self._out.element(D("source")):
+            self._xf = xf
+            self._xml = _XmlOut(xf)
+            self._open.enter_context(self._xml.element(D("dfxml"), {"version": DFXML_VERSION}, nsmap=NSMAP))
+            _write_metadata(self._xml, context)
+            _write_creator(self._xml, context.run)
+            with self._xml.element(D("source")):
                 for inp in context.inputs:
-                    self._out.leaf(D("image_filename"), inp.path)
+                    self._xml.leaf(D("image_filename"), inp.path)
         except BaseException:
-            self._file.discard()
+            self._out.discard()
             raise
 
     def add(self, rec: FlowRecord) -> None:
-        out, ctx = self._out, self._context
+        # The hottest code of a report: lxml's writer straight, indentation as constants (depth 1-3).
+        xf, ctx = self._xf, self._context
         self._totals.add(rec)
         name = report_filename(rec.filename, ctx.options.outdir, ctx.report_dir)
-        with out.element(D("fileobject")):
+        xf.write(_INDENT[1])
+        with xf.element(_FILEOBJECT):
             if name:
-                out.leaf(D("filename"), name)
-            out.leaf(D("filesize"), str(rec.filesize))
+                xf.write(_INDENT[2])
+                with xf.element(_FILENAME):
+                    xf.write(xml_safe(name))
+            xf.write(_INDENT[2])
+            with xf.element(_FILESIZE):
+                xf.write(str(rec.filesize))
             if name:
                 for algorithm in sorted(rec.hashes):
-                    out.leaf(D("hashdigest"), rec.hashes[algorithm], {"type": algorithm})
-            with out.element(F("flow"), flow_attributes(rec)):
-                for offset, length in rec.holes:
-                    out.leaf(F("hole"), None, {"offset": str(offset), "length": str(length)})
-                for offset, length in rec.truncated:
-                    out.leaf(F("truncated"), None, {"offset": str(offset), "length": str(length)})
-                for offset, length, kept in rec.overlaps:
-                    out.leaf(F("overlap"), None, {"offset": str(offset), "length": str(length), "kept": kept})
-                for capture, first, last in rec.sources:
-                    out.leaf(F("source"), None, {"capture": capture, "first_frame": str(first),
-                                                 "last_frame": str(last)})
+                    xf.write(_INDENT[2])
+                    with xf.element(_HASHDIGEST, {"type": algorithm}):
+                        xf.write(rec.hashes[algorithm])
+            xf.write(_INDENT[2])
+            with xf.element(_FLOW, flow_attributes(rec)):
+                if rec.holes or rec.truncated or rec.overlaps or rec.sources:
+                    for tag, attrs in _flow_children(rec):
+                        xf.write(_INDENT[3])
+                        with xf.element(tag, attrs):
+                            pass
+                    xf.write(_INDENT[2])
+            xf.write(_INDENT[1])
 
-    def commit(self) -> Path:
-        out = self._out
-        with out.element(D("rusage")):
+    def _trailer(self) -> None:
+        xml = self._xml
+        with xml.element(D("rusage")):
             for tag, value in _rusage_values(self._context.run.start_ns):
-                out.leaf(D(tag), value)
-        out.leaf(F("flow_totals"), None, self._totals.attrs())
+                xml.leaf(D(tag), value)
+        xml.leaf(F("flow_totals"), None, self._totals.attrs())
         self._open.close()
-        self._file.file.write(b"\n")
-        return self._file.commit()
-
-    def discard(self) -> None:
-        self._file.discard()
+        self._out.file.write(b"\n")

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import ClassVar
 
 from forensics_tcpflow.flow.record import FlowRecord
-from forensics_tcpflow.report.atomic import AtomicFile
+from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.codec import flow_to_dict, iso_time, report_filename
 from forensics_tcpflow.report.registry import ReportContext, register
 
 
 @register
-class JsonlWriter:
+class JsonlWriter(AtomicWriter):
     """Rows carry the record's own field names; `filename` is relative to the report's folder."""
 
     name: ClassVar[str] = "jsonl"
@@ -32,9 +32,3 @@ class JsonlWriter:
         row["start_time"] = iso_time(rec.first_ts_ns)
         row["end_time"] = iso_time(rec.last_ts_ns)
         self._out.file.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
-
-    def commit(self) -> Path:
-        return self._out.commit()
-
-    def discard(self) -> None:
-        self._out.discard()

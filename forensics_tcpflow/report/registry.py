@@ -9,6 +9,8 @@ from typing import Callable, ClassVar, Iterable, Protocol
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary, RunInfo
+from forensics_tcpflow.report.sidecar import Sidecar
+from forensics_tcpflow.report.spool import FlowSpool
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +24,7 @@ class ReportContext:
 
 
 class ReportWriter(Protocol):
-    """One output format: opened on a temporary file, fed every flow in order, then committed."""
+    """One output format: opened on a temporary file, fed every flow in order, finished, then committed."""
 
     name: ClassVar[str]
 
@@ -30,6 +32,8 @@ class ReportWriter(Protocol):
     def target(report_path: Path) -> Path: ...
 
     def add(self, rec: FlowRecord) -> None: ...
+
+    def finish(self) -> Path: ...
 
     def commit(self) -> Path: ...
 
@@ -45,11 +49,22 @@ def register(cls: type) -> type:
     return cls
 
 
-def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummary],
-                  flows: Iterable[FlowRecord], options: Options, report_path: Path) -> list[Path]:
-    """Write each requested format in one pass over `flows`; return the committed paths in request order.
+SIDECAR_MIN_FLOWS = 20_000     # below this, starting a second process costs more than it saves
 
-    Nothing appears at a target path unless every format was written completely.
+Check = Callable[[dict[str, Path]], None]
+
+
+def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummary],
+                  flows: Iterable[FlowRecord], options: Options, report_path: Path,
+                  count: Callable[[Iterable[FlowRecord]], Iterable[FlowRecord]] = iter,
+                  check: Check | None = None) -> list[Path]:
+    """Write each requested format; return the committed paths in request order.
+
+    `count` sees every flow on its way to this process's writers; `check` gets the
+    formats this process wrote, complete under their temporary names, before any
+    is put in place. On a large spool the formats other than DFXML are written by
+    a second process at the same time (see sidecar). Nothing appears at a target
+    path unless every format was written completely.
     """
     report_path = Path(report_path)
     names = list(dict.fromkeys(formats))
@@ -57,16 +72,38 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; known: {', '.join(sorted(WRITERS))}")
     context = ReportContext(run, list(inputs), options, report_path.parent)
+    here, beside = _divide(names, flows)
     writers: list[ReportWriter] = []
+    sidecar: Sidecar | None = None
     try:
-        for name in names:
+        if beside:
+            sidecar = Sidecar(beside, context, flows, report_path)   # type: ignore[arg-type]
+        for name in here:
             factory = WRITERS[name]
             writers.append(factory(factory.target(report_path), context))
-        for rec in flows:
+        for rec in count(flows):
             for writer in writers:
                 writer.add(rec)
+        written = {name: writer.finish() for name, writer in zip(here, writers)}
+        if check is not None:
+            check(written)
+        if sidecar is not None:
+            sidecar.finish()
     except BaseException:
         for writer in writers:
             writer.discard()
+        if sidecar is not None:
+            sidecar.discard()
         raise
-    return [writer.commit() for writer in writers]
+    paths = {name: writer.commit() for name, writer in zip(here, writers)}
+    if sidecar is not None:
+        paths.update(sidecar.commit())
+    return [paths[name] for name in names]
+
+
+def _divide(names: list[str], flows: Iterable[FlowRecord]) -> tuple[list[str], list[str]]:
+    """Formats for this process (DFXML, whose rusage and check belong here) and for a sidecar."""
+    if len(names) < 2 or not isinstance(flows, FlowSpool) or len(flows) < SIDECAR_MIN_FLOWS:
+        return names, []
+    here = ["dfxml"] if "dfxml" in names else names[:1]
+    return here, [name for name in names if name not in here]

@@ -8,20 +8,24 @@ flows a run has, and spools from worker processes combine by sharing their runs.
 from __future__ import annotations
 
 import heapq
-import json
+import marshal
 import os
+import struct
 import tempfile
+from operator import attrgetter
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import BinaryIO, Iterable, Iterator, Sequence
 
 from forensics_tcpflow.flow.record import FlowRecord
-from forensics_tcpflow.report.codec import flow_from_dict, flow_to_dict
+from forensics_tcpflow.report.codec import FLOW_FIELDS
 
 RUN_RECORDS = 16384      # flows sorted in memory before they go to a run file
 MAX_OPEN_RUNS = 128      # runs merged at once; more are first merged into bigger runs
 
 # (capture rank, capture, first_ts_ns, filename, first_frame, connection_id, direction)
 SpoolKey = tuple[int, str, int, str, int, int, str]
+_values = attrgetter(*FLOW_FIELDS)
+_LENGTH = struct.Struct("<I")
 
 
 class FlowSpool:
@@ -44,9 +48,7 @@ class FlowSpool:
                 rec.first_frame, rec.connection_id, rec.direction)
 
     def add(self, rec: FlowRecord) -> None:
-        # ASCII JSON escapes every odd character (even lone surrogates from undecodable paths) losslessly.
-        line = json.dumps(flow_to_dict(rec), separators=(",", ":")).encode("ascii") + b"\n"
-        self._buffer.append((self.key(rec), line))
+        self._buffer.append((self.key(rec), _encode(rec)))
         self._count += 1
         if len(self._buffer) >= RUN_RECORDS:
             self.close()
@@ -56,38 +58,43 @@ class FlowSpool:
         if not self._buffer:
             return
         self._buffer.sort(key=lambda item: item[0])
-        self._runs.append(self._write_run(line for _, line in self._buffer))
+        self._runs.append(self._write_run(data for _, data in self._buffer))
         self._buffer.clear()
 
-    def _write_run(self, lines: Iterable[bytes]) -> Path:
+    def _write_run(self, records: Iterable[bytes]) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="flows-", suffix=".run", dir=self.directory)
         with os.fdopen(fd, "wb") as out:
-            out.writelines(lines)
+            out.writelines(records)
         return Path(name)
 
     def __len__(self) -> int:
         return self._count
 
-    def __iter__(self) -> Iterator[FlowRecord]:
+    def settle(self) -> None:
+        """Write out the buffer and merge runs down to what one pass opens at once; afterwards
+        iterating only reads, so several processes may replay the same spool together."""
         self.close()
         while len(self._runs) > MAX_OPEN_RUNS:
             batch, self._runs = self._runs[:MAX_OPEN_RUNS], self._runs[MAX_OPEN_RUNS:]
-            self._runs.append(self._write_run(self._lines(batch)))
+            self._runs.append(self._write_run(self._encoded(batch)))
+
+    def __iter__(self) -> Iterator[FlowRecord]:
+        self.settle()
         return (record for _, record in self._merged(self._runs))
 
     def _merged(self, runs: list[Path]) -> Iterator[tuple[SpoolKey, FlowRecord]]:
         files = [open(path, "rb") for path in runs]
         try:
-            streams = [((self.key(rec), rec) for rec in map(_decode, handle)) for handle in files]
+            streams = [((self.key(rec), rec) for rec in _records(handle)) for handle in files]
             yield from heapq.merge(*streams, key=lambda item: item[0])
         finally:
             for handle in files:
                 handle.close()
 
-    def _lines(self, runs: list[Path]) -> Iterator[bytes]:
+    def _encoded(self, runs: list[Path]) -> Iterator[bytes]:
         for _, rec in self._merged(runs):
-            yield json.dumps(flow_to_dict(rec), separators=(",", ":")).encode("ascii") + b"\n"
+            yield _encode(rec)
 
     def __getstate__(self) -> dict[str, object]:
         self.close()
@@ -125,5 +132,14 @@ class FlowSpool:
         self._count = 0
 
 
-def _decode(line: bytes) -> FlowRecord:
-    return flow_from_dict(json.loads(line))
+def _encode(rec: FlowRecord) -> bytes:
+    """Length-prefixed marshal: a run file lives only as long as the run, and marshal is the fastest
+    lossless codec for the record's plain values (tuples stay tuples, lone surrogates survive)."""
+    data = marshal.dumps(_values(rec))
+    return _LENGTH.pack(len(data)) + data
+
+
+def _records(handle: BinaryIO) -> Iterator[FlowRecord]:
+    read, size, unpack = handle.read, _LENGTH.size, _LENGTH.unpack
+    while head := read(size):
+        yield FlowRecord(*marshal.loads(read(unpack(head)[0])))

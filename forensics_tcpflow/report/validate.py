@@ -40,24 +40,6 @@ def _xmlschema_schema(name: str) -> "xmlschema.XMLSchema10":
     return xmlschema.XMLSchema10(str(schema_dir() / name))
 
 
-_TOP_LEVEL = tuple(f"{{{DFXML_NS}}}{tag}" for tag in ("metadata", "creator", "source", "fileobject", "rusage"))
-
-
-def _lxml_errors(path: Path, name: str) -> list[str]:
-    """libxml2 stops at the first error when validating while streaming: one message at most."""
-    try:
-        # Only the root's children come back to Python (one event per fileobject, not per element).
-        for _, element in etree.iterparse(str(path), events=("end",), schema=_lxml_schema(name), huge_tree=True,
-                                          tag=_TOP_LEVEL):
-            if element.getparent() is not None and element.getparent().getparent() is None:
-                element.clear()
-                while element.getprevious() is not None:
-                    del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:  # libxml2 gives no line for schema errors met while streaming
-        return [f"{path}:{exc.lineno or '?'}: {name} (lxml): {exc.msg}"]
-    return []
-
-
 def _xmlschema_errors(path: Path, name: str) -> list[str]:
     import xmlschema
     try:
@@ -68,27 +50,51 @@ def _xmlschema_errors(path: Path, name: str) -> list[str]:
         return [f"{path}: {name} (xmlschema): {exc}"]
 
 
-def _hash_errors(path: Path) -> Iterator[str]:
-    """What XSD 1.0 cannot say: a flow file carries exactly the run's hashes, each of its algorithm's length."""
+_OPTION, _FILEOBJECT = f"{{{FTF_NS}}}option", f"{{{DFXML_NS}}}fileobject"
+_FILENAME, _HASHDIGEST = f"{{{DFXML_NS}}}filename", f"{{{DFXML_NS}}}hashdigest"
+
+
+class NotWellFormed(Exception):
+    """The report is not XML at all: nothing else about it is worth saying."""
+
+
+def _lxml_errors(path: Path, name: str, rules: bool) -> list[str]:
+    """One streaming pass: schema `name` through libxml2 and, with `rules`, what XSD 1.0 cannot say:
+    that a flow file carries exactly the run's hashes, each of its algorithm's length.
+
+    libxml2 stops at the first schema error when validating while streaming: one
+    such message at most, and without a line number.
+    """
+    errors: list[str] = []
     run_hashes: set[str] = set()
-    option, fileobject, hashdigest = f"{{{FTF_NS}}}option", f"{{{DFXML_NS}}}fileobject", f"{{{DFXML_NS}}}hashdigest"
-    for _, element in etree.iterparse(str(path), events=("end",), tag=(option, fileobject), huge_tree=True):
-        if element.tag == option:
-            if element.get("name") == "hashes":
-                run_hashes = {value.get("value", "") for value in element}
-            continue
-        has_file = element.find(f"{{{DFXML_NS}}}filename") is not None
-        digests = {digest.get("type", ""): digest.text or "" for digest in element.iter(hashdigest)}
-        expected = run_hashes if has_file else set()
-        if set(digests) != expected:
-            yield (f"{path}:{element.sourceline}: fileobject has hashdigest types {sorted(digests)},"
-                   f" expected {sorted(expected)}")
-        for algorithm, digest in digests.items():
-            if len(digest) != _DIGEST_LENGTHS.get(algorithm, -1):
-                yield f"{path}:{element.sourceline}: {algorithm} digest of length {len(digest)}"
-        element.clear()
-        while element.getprevious() is not None:
-            del element.getparent()[0]
+    try:
+        for _, element in etree.iterparse(str(path), events=("end",), tag=(_OPTION, _FILEOBJECT), huge_tree=True,
+                                          schema=_lxml_schema(name)):
+            if element.tag == _OPTION:
+                if element.get("name") == "hashes":
+                    run_hashes = {value.get("value", "") for value in element}
+                continue
+            if rules:
+                errors += _hash_problems(path, element, run_hashes)
+            element.clear()
+            while element.getprevious() is not None:
+                del element.getparent()[0]
+    except etree.XMLSyntaxError as exc:
+        if exc.code < etree.ErrorTypes.SCHEMAV_NOROOT:
+            raise NotWellFormed(f"{path}:{exc.lineno}: not well-formed XML: {exc.msg}") from exc
+        errors.append(f"{path}:{exc.lineno or '?'}: {name} (lxml): {exc.msg}")
+    return errors
+
+
+def _hash_problems(path: Path, fileobject: etree._Element, run_hashes: set[str]) -> Iterator[str]:
+    digests = {digest.get("type", ""): digest.text or "" for digest in fileobject.iter(_HASHDIGEST)}
+    expected = run_hashes if fileobject.find(_FILENAME) is not None else set()
+    if set(digests) != expected:
+        yield (f"{path}:{fileobject.sourceline}: fileobject has hashdigest types {sorted(digests)},"
+               f" expected {sorted(expected)}")
+    for algorithm, digest in digests.items():
+        if len(digest) != _DIGEST_LENGTHS.get(algorithm, -1):
+            yield f"{path}:{fileobject.sourceline}: {algorithm} digest of length {len(digest)}"
 
 
 XMLSCHEMA_MAX_BYTES = 256 * 1024     # the check every run makes; `validate` and the tests go all the way
@@ -105,13 +111,12 @@ def validate_report(path: Path, xmlschema_max_bytes: int | None = XMLSCHEMA_MAX_
     order, is what every run checks; tests and `validate` go all the way.
     """
     path = Path(path)
-    try:
-        errors = list(_hash_errors(path))  # also proves the file well-formed before the schema passes
-    except etree.XMLSyntaxError as exc:
-        return [f"{path}:{exc.lineno}: not well-formed XML: {exc.msg}"]
     thorough = xmlschema_max_bytes is None or path.stat().st_size <= xmlschema_max_bytes
-    for name in (DFXML_XSD, REPORT_XSD) if thorough else (REPORT_XSD,):
-        errors += _lxml_errors(path, name)
-        if thorough:
-            errors += _xmlschema_errors(path, name)
+    try:
+        errors = _lxml_errors(path, REPORT_XSD, rules=True)     # proves the file well-formed, too
+    except NotWellFormed as exc:
+        return [str(exc)]
+    if thorough:
+        errors += _xmlschema_errors(path, REPORT_XSD)
+        errors += _lxml_errors(path, DFXML_XSD, rules=False) + _xmlschema_errors(path, DFXML_XSD)
     return errors

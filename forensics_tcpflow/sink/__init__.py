@@ -20,8 +20,7 @@ class FlowFile(Protocol):
 class FlowSink(Protocol):
     """Creates flow files by name; names are relative to the sink's root."""
 
-    def taken(self, name: str) -> bool: ...
-
-    def create(self, name: str) -> FlowFile: ...
+    def create(self, name: str) -> FlowFile | None:
+        """A new, empty file; None when the name is in use already (the caller tries the next cN)."""
 
     def close(self) -> None: ...

@@ -16,8 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 BUFFER_LIMIT = 64 * 1024
-BUFFER_BUDGET = 16 * 1024 * 1024   # all flows' write buffers together
-HASH_BACKLOG = 16 * 1024 * 1024    # bytes queued for the hashing thread at most
+BUFFER_BUDGET = 8 * 1024 * 1024   # all flows' write buffers together
+HASH_BACKLOG = 8 * 1024 * 1024    # bytes queued for the hashing thread at most
 THREADED_HASH_MIN = 8192           # hashlib releases the GIL for chunks this large: hash beside the parser
 _ZEROS = bytes(BUFFER_LIMIT)
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
@@ -190,18 +190,19 @@ class FileSink:
         self.hash_queue: deque[tuple[Future, int]] = deque()
         self.hash_backlog = 0
 
-    def taken(self, name: str) -> bool:
-        """The directory itself remembers the names in use, as tcpflow's does: no set grows with the flows."""
-        return os.path.lexists(os.path.join(self.root, name))
-
-    def create(self, name: str) -> DiskFlowFile:
+    def create(self, name: str) -> DiskFlowFile | None:
+        """The directory itself remembers the names in use, as tcpflow's does: no set grows with the
+        flows, and O_EXCL both checks and reserves a name in one step."""
         path = os.path.join(self.root, name)
         folder = os.path.dirname(path)
         if folder not in self.made_dirs:
             os.makedirs(folder, exist_ok=True)
             self.made_dirs.add(folder)
         f = DiskFlowFile(self, path, self.hash_names, self.keep)
-        f.fd = self._open(f, os.O_EXCL)
+        try:
+            f.fd = self._open(f, os.O_EXCL)
+        except FileExistsError:
+            return None
         return f
 
     def _open(self, f: DiskFlowFile, extra_flags: int = 0) -> int:
@@ -210,6 +211,8 @@ class FileSink:
             oldest.evict()
         try:
             fd = os.open(f.path, _OPEN_FLAGS | extra_flags, 0o644)
+        except FileExistsError:
+            raise          # only O_EXCL meets it: create() takes it as "name in use"
         except OSError as exc:
             raise SinkError(exc.errno, f"cannot open {f.path}: {exc.strerror}") from exc
         self.lru[id(f)] = f
