@@ -2,10 +2,12 @@
 
 import sys
 
+from .allocator import tune
 from .cli import main
 
 
 def run() -> None:
+    tune()
     sys.exit(main())
 
 

@@ -8,6 +8,7 @@ they finished. Everything handed to a worker is plain data (spawn-safe).
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import queue
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from ..allocator import tune
 from ..capture.bpf import PacketFilter
 from ..engine import process_captures
 from ..environment import Progress
@@ -106,15 +108,30 @@ def merge_shards(summaries: list[InputSummary]) -> list[InputSummary]:
     return list(merged.values())
 
 
+PROMOTE_BATCH = 4096
+
+
 def promote(stage: Path, target: Path) -> None:
-    """Move a job's finished flow files into place, replacing any left by an earlier, interrupted attempt."""
-    for dirpath, dirnames, filenames in os.walk(stage):
-        dirnames.sort()
-        here = target / Path(dirpath).relative_to(stage)
-        here.mkdir(parents=True, exist_ok=True)
-        for name in sorted(filenames):
-            os.replace(os.path.join(dirpath, name), here / name)
+    """Move a job's finished flow files into place, replacing any left by an earlier, interrupted attempt.
+
+    A few thousand entries at a time (each one moved leaves the listing): a list
+    of a folder with hundreds of thousands of flow files would be the largest
+    object of the whole run. A folder new to the target moves as a whole.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    while batch := _entries(stage, PROMOTE_BATCH):
+        for entry in batch:
+            destination = target / entry.name
+            if entry.is_dir(follow_symlinks=False) and destination.is_dir():
+                promote(Path(entry.path), destination)
+            else:
+                os.replace(entry.path, destination)
     shutil.rmtree(stage, ignore_errors=True)
+
+
+def _entries(folder: Path, limit: int) -> list[os.DirEntry[str]]:
+    with os.scandir(folder) as entries:
+        return list(itertools.islice(entries, limit))
 
 
 # -- worker processes -------------------------------------------------------
@@ -125,6 +142,7 @@ _stop: threading.Event | None = None
 def _init_worker(events: "multiprocessing.Queue[Progress]", stop: threading.Event) -> None:
     """The parent alone handles SIGINT/SIGTERM and tells the workers through `stop`."""
     global _events, _stop
+    tune()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _events, _stop = events, stop

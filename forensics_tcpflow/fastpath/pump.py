@@ -21,7 +21,7 @@ from ..flow.table import FlowTable
 from . import kernels
 from .shard import shard_of
 
-WINDOW_RECORDS = 1 << 16
+WINDOW_RECORDS = 1 << 14
 WINDOW_BYTES = 8 << 20
 LINKTYPES = {1, 12, 14, 101}           # Ethernet and raw IP
 _MAGICS = {

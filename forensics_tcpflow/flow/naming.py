@@ -34,7 +34,7 @@ class NameFields:
     sensor: str                # %S: the capture's name
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)     # the busy addresses (servers) stay; memory stays small
 def format_address(family: int, packed: bytes) -> str:
     """tcpflow's file-name form: zero-padded dotted quad, compressed IPv6."""
     if family == 4:
@@ -42,7 +42,7 @@ def format_address(family: int, packed: bytes) -> str:
     return str(ipaddress.IPv6Address(packed))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)     # the busy addresses (servers) stay; memory stays small
 def printable_address(family: int, packed: bytes) -> str:
     """The conventional text form used in reports."""
     return str(ipaddress.IPv4Address(packed) if family == 4 else ipaddress.IPv6Address(packed))
