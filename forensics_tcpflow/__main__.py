@@ -2,12 +2,10 @@
 
 import sys
 
-from .allocator import tune
 from .cli import main
 
 
 def run() -> None:
-    tune()
     sys.exit(main())
 
 

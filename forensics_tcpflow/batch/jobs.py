@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from ..allocator import tune
 from ..capture.bpf import PacketFilter
 from ..engine import process_captures
 from ..environment import Progress
@@ -142,7 +141,6 @@ _stop: threading.Event | None = None
 def _init_worker(events: "multiprocessing.Queue[Progress]", stop: threading.Event) -> None:
     """The parent alone handles SIGINT/SIGTERM and tells the workers through `stop`."""
     global _events, _stop
-    tune()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _events, _stop = events, stop

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit, types
 from numba.typed import Dict
+
+
+def _load_cpu_target_without_blas() -> None:
+    """numba probes scipy's BLAS when its CPU target first loads: 16 MB of scipy.linalg where
+    scipy is installed, for linear algebra these kernels never do. The probe is shown no
+    scipy.linalg; the process can still import it afterwards."""
+    if "scipy.linalg" in sys.modules:
+        return
+    sys.modules["scipy.linalg"] = None     # type: ignore[assignment]
+    try:
+        from numba.core.registry import cpu_target
+        cpu_target.target_context.refresh()
+    except (ImportError, AttributeError):   # another numba: it loads the target its own way later
+        pass
+    finally:
+        del sys.modules["scipy.linalg"]
+
+
+_load_cpu_target_without_blas()
 
 MAX_CAPLEN = 262144
 KIND_FAST = 0        # plain TCP the kernels fully decoded

@@ -22,7 +22,7 @@ from . import kernels
 from .shard import shard_of
 
 WINDOW_RECORDS = 1 << 14
-WINDOW_BYTES = 8 << 20
+WINDOW_BYTES = 4 << 20
 LINKTYPES = {1, 12, 14, 101}           # Ethernet and raw IP
 _MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),

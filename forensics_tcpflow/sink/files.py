@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 BUFFER_LIMIT = 64 * 1024
-BUFFER_BUDGET = 8 * 1024 * 1024   # all flows' write buffers together
+BUFFER_BUDGET = 32 * 1024 * 1024   # all flows' write buffers together
 HASH_BACKLOG = 8 * 1024 * 1024    # bytes queued for the hashing thread at most
 THREADED_HASH_MIN = 8192           # hashlib releases the GIL for chunks this large: hash beside the parser
 _ZEROS = bytes(BUFFER_LIMIT)
@@ -68,16 +68,8 @@ class DiskFlowFile:
     def _append(self, data: bytes) -> None:
         if isinstance(data, memoryview):
             data = data.tobytes()     # a view would keep the caller's whole window alive while queued
-        if not self.stale:
-            if self.hashing is not None and self.hashing.done():
-                self.hashing = None
-            if self.hashing is not None or len(data) >= THREADED_HASH_MIN:
-                self.hashing = self.sink.hash_later(self.hashers, data)
-            else:
-                for h in self.hashers:
-                    h.update(data)
-            self.hashed += len(data)
         if not self.buffered and len(data) >= BUFFER_LIMIT:
+            self._hash(data)
             self._pwrite(self.flushed, data)      # large in-order run: no copy into the buffer
             self.flushed += len(data)
             self.size += len(data)
@@ -92,6 +84,20 @@ class DiskFlowFile:
             self._flush()
         elif self.sink.buffered_total > self.sink.buffer_budget:
             self.sink._spill()
+
+    def _hash(self, data: bytes) -> None:
+        """Digest bytes that continue the file in order, as they leave the buffer: chunks are
+        then large enough to hash in the sink's thread, beside the parser."""
+        if self.stale:
+            return
+        if self.hashing is not None and self.hashing.done():
+            self.hashing = None
+        if self.hashing is not None or len(data) >= THREADED_HASH_MIN:
+            self.hashing = self.sink.hash_later(self.hashers, data)
+        else:
+            for h in self.hashers:
+                h.update(data)
+        self.hashed += len(data)
 
     def _append_zeros(self, count: int) -> None:
         while count:
@@ -136,9 +142,10 @@ class DiskFlowFile:
 
     def _flush(self, fd: int = -1) -> None:
         if self.buffer:
-            data = b"".join(self.buffer)
+            data = b"".join(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
             self.buffer.clear()
             self.sink._unbuffering(self)
+            self._hash(data)
             self._pwrite(self.flushed, data, fd)
             self.flushed += len(data)
 
