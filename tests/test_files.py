@@ -66,3 +66,15 @@ def test_a_name_in_use_is_refused(tmp_path):
     assert sink.create("a") is None and sink.create("b") is None
     assert (tmp_path / "b").read_bytes() == b"from an earlier run"
     sink.close()
+
+
+def test_reads_span_the_file_and_its_buffer(tmp_path):
+    sink = FileSink(tmp_path, ("md5",))
+    f = sink.create("a")
+    f.write(0, b"x" * 70_000)           # past the buffer limit: on disk
+    f.write(70_000, b"abc")
+    f.write(70_003, b"def")             # buffered
+    assert f.read(69_998, 10) == b"xxabcdef"
+    assert f.read(70_004, 100) == b"ef" and f.read(80_000, 5) == b""
+    assert f.close(0) == (70_006, {"md5": hashlib.md5(b"x" * 70_000 + b"abcdef").hexdigest()})
+    sink.close()

@@ -115,10 +115,17 @@ class DiskFlowFile:
         self.stale = True
 
     def read(self, offset: int, length: int) -> bytes:
-        self._flush()
-        if offset >= self.flushed:
+        """Bytes from the file and its buffer (the buffer continues the file at `flushed`):
+        comparing a retransmission with what is stored must not flush a small write each time."""
+        end = min(offset + length, self.size)
+        if offset >= end:
             return b""
-        return os.pread(self._fd(), min(length, self.flushed - offset), offset)
+        head = os.pread(self._fd(), min(end, self.flushed) - offset, offset) if offset < self.flushed else b""
+        if end <= self.flushed:
+            return head
+        if len(self.buffer) > 1:
+            self.buffer[:] = [b"".join(self.buffer)]
+        return head + self.buffer[0][max(offset, self.flushed) - self.flushed:end - self.flushed]
 
     # -- descriptors -----------------------------------------------------
     def _fd(self) -> int:
