@@ -49,7 +49,7 @@ def printable_address(family: int, packed: bytes) -> str:
 
 
 def format_mac(mac: bytes | None) -> str:
-    return ":".join(f"{b:02x}" for b in mac) if mac else ""
+    return mac.hex(":") if mac else ""
 
 
 _EXPANSIONS: dict[str, Callable[[NameFields], str]] = {
