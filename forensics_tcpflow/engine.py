@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from collections import Counter
 from pathlib import Path
@@ -42,31 +42,41 @@ def _never() -> bool:
     return False
 
 
-def _digest(path: str, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+FINGERPRINT_CHUNK = 1 << 20
 
 
 class Fingerprint:
-    """md5 and sha256 of an input, read without changing it.
+    """md5 and sha256 of an input, read once without changing it.
 
-    The two digests are computed by two threads (hashlib releases the GIL), and
-    the "before" fingerprint runs beside the processing of the capture instead
-    of ahead of it: on two cores the three readings then cost little wall time.
+    One thread reads and updates md5 while a second updates sha256 with the same
+    chunk (hashlib releases the GIL), and the "before" fingerprint runs beside
+    the processing of the capture instead of ahead of it: on two cores the
+    readings then cost little wall time.
     """
 
     def __init__(self, path: str) -> None:
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="ftf-fingerprint")
-        self._md5 = self._pool.submit(_digest, path, "md5")
-        self._sha256 = self._pool.submit(_digest, path, "sha256")
+        self._result = self._pool.submit(self._digests, path)
+
+    def _digests(self, path: str) -> tuple[str, str]:
+        md5, sha256 = hashlib.md5(), hashlib.sha256()
+        pending: Future | None = None
+        try:
+            with open(path, "rb") as f:
+                while chunk := f.read(FINGERPRINT_CHUNK):
+                    if pending is not None:
+                        pending.result()
+                    pending = self._pool.submit(sha256.update, chunk)
+                    md5.update(chunk)
+        finally:
+            if pending is not None:
+                pending.result()
+        return md5.hexdigest(), sha256.hexdigest()
 
     def digests(self) -> tuple[str, str]:
         """(md5, sha256); OSError if the file could not be read to its end."""
         try:
-            return self._md5.result(), self._sha256.result()
+            return self._result.result()
         finally:
             self._pool.shutdown()
 
