@@ -22,7 +22,8 @@ from .flow.naming import TemplateError, build_template
 from .flow.record import FlowRecord
 from .options import NS, Options
 from .provenance import InputSummary
-from .report.registry import write_reports
+from .report.follow import Follower
+from .report.registry import LARGE_RUN_FLOWS, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .runinfo import make_run_info
@@ -210,15 +211,9 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     spools = [spool for _, spool in (done[index] for index in sorted(done))]
     spool = FlowSpool.merge(spools, captures=labels) if spools else FlowSpool(journal.workspace.spools, labels)
     run_info.end_ns = env.clock_ns()
-    problems: list[str] = []
-
-    def check(written: dict[str, Path]) -> None:
-        """The DFXML report, validated before it is put in place (while a sidecar writes the others)."""
-        if "dfxml" in written:
-            problems.extend(problem.replace(str(written["dfxml"]), str(report_path))
-                            for problem in validate_report(written["dfxml"]))
-
+    check = _ReportCheck(report_path, follow=len(spool) >= LARGE_RUN_FLOWS)
     write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, check)
+    problems = check.problems
     for problem in problems:
         env.error(f"{report_path}: invalid report: {problem}")
     if problems and status == ExitStatus.OK:
@@ -228,6 +223,33 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     if not options.quiet:
         _summary(env, summaries, len(labels), errors, tally, env.clock_ns() - start_ns)
     return status
+
+
+class _ReportCheck:
+    """The DFXML report, checked before it is put in place: on a large run by a process that
+    reads it while it is written, else once it is complete."""
+
+    def __init__(self, report_path: Path, follow: bool) -> None:
+        self.report_path = report_path
+        self.follow = follow
+        self.problems: list[str] = []
+        self._written: Path | None = None
+        self._follower: Follower | None = None
+
+    def begin(self, writing: dict[str, Path]) -> None:
+        self._written = writing.get("dfxml")
+        if self._written is not None and self.follow:
+            self._follower = Follower(self._written)
+
+    def end(self) -> None:
+        if self._written is None:
+            return
+        found = self._follower.problems() if self._follower else validate_report(self._written)
+        self.problems = [problem.replace(str(self._written), str(self.report_path)) for problem in found]
+
+    def abandon(self) -> None:
+        if self._follower is not None:
+            self._follower.abandon()
 
 
 def _summary(env: Environment, summaries: list[InputSummary], planned: int, errors: list[str], tally: Tally,

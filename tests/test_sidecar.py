@@ -26,31 +26,51 @@ def write(tmp_path: Path, name: str, **kwargs) -> list[Path]:
                          out / "report.xml", **kwargs)
 
 
+class Recorder:
+    """A report check that only remembers what it was shown."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def begin(self, writing: dict[str, Path]) -> None:
+        self.calls.append(("begin", dict(writing), {name: path.exists() for name, path in writing.items()}))
+
+    def end(self) -> None:
+        self.calls.append(("end",))
+
+    def abandon(self) -> None:
+        self.calls.append(("abandon",))
+
+
 def test_same_reports_from_one_or_two_processes(tmp_path, monkeypatch):
     alone = write(tmp_path, "alone")
-    monkeypatch.setattr(registry, "SIDECAR_MIN_FLOWS", 1)
-    seen: list[dict[str, Path]] = []
-    paired = write(tmp_path, "paired", check=seen.append)
+    monkeypatch.setattr(registry, "LARGE_RUN_FLOWS", 1)
+    check = Recorder()
+    paired = write(tmp_path, "paired", check=check)
     assert [p.name for p in paired] == ["report.xml", "flows.jsonl", "flows.csv"]
     assert [p.read_bytes() for p in paired[1:]] == [p.read_bytes() for p in alone[1:]]
     assert paired[0].read_text().count("<fileobject>") == 305
-    (checked,) = seen                       # only this process's format, before it was put in place
-    assert list(checked) == ["dfxml"] and checked["dfxml"].name.startswith(".report.xml.")
+    (_, writing, existed), end = check.calls      # only this process's format, under its temporary name
+    assert list(writing) == ["dfxml"] and writing["dfxml"].name.startswith(".report.xml.")
+    assert existed == {"dfxml": True} and end == ("end",)
 
 
 def test_a_failed_check_leaves_no_report(tmp_path, monkeypatch):
-    monkeypatch.setattr(registry, "SIDECAR_MIN_FLOWS", 1)
+    monkeypatch.setattr(registry, "LARGE_RUN_FLOWS", 1)
 
-    def refuse(written: dict[str, Path]) -> None:
-        raise OSError("disk gone")
+    class Refuse(Recorder):
+        def end(self) -> None:
+            raise OSError("disk gone")
 
+    check = Refuse()
     with pytest.raises(OSError, match="disk gone"):
-        write(tmp_path, "out", check=refuse)
+        write(tmp_path, "out", check=check)
     assert list((tmp_path / "out").iterdir()) == []
+    assert check.calls[-1] == ("abandon",)
 
 
 def test_a_failed_sidecar_leaves_no_report(tmp_path, monkeypatch):
-    monkeypatch.setattr(registry, "SIDECAR_MIN_FLOWS", 1)
+    monkeypatch.setattr(registry, "LARGE_RUN_FLOWS", 1)
     spool = spool_of(tmp_path)
     spool.settle()
     for run in spool._runs:          # the second process meets a damaged run file

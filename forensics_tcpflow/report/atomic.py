@@ -19,6 +19,11 @@ class AtomicWriter:
 
     _out: AtomicFile
 
+    @property
+    def temp(self) -> Path:
+        """Where the format is being written until commit()."""
+        return self._out.tmp
+
     def _trailer(self) -> None:
         """Nothing to add after the last flow, unless a format says otherwise."""
 

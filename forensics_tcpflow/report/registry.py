@@ -31,6 +31,9 @@ class ReportWriter(Protocol):
     @staticmethod
     def target(report_path: Path) -> Path: ...
 
+    @property
+    def temp(self) -> Path: ...
+
     def add(self, rec: FlowRecord) -> None: ...
 
     def finish(self) -> Path: ...
@@ -49,9 +52,18 @@ def register(cls: type) -> type:
     return cls
 
 
-SIDECAR_MIN_FLOWS = 20_000     # below this, starting a second process costs more than it saves
+LARGE_RUN_FLOWS = 20_000     # from here on, helper processes save more than they cost to start
 
-Check = Callable[[dict[str, Path]], None]
+
+class Check(Protocol):
+    """Sees the formats this process writes: `begin` with their temporary paths as writing
+    starts, `end` once they are complete (before any is put in place), `abandon` if it failed."""
+
+    def begin(self, writing: dict[str, Path]) -> None: ...
+
+    def end(self) -> None: ...
+
+    def abandon(self) -> None: ...
 
 
 def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummary],
@@ -60,11 +72,11 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
                   check: Check | None = None) -> list[Path]:
     """Write each requested format; return the committed paths in request order.
 
-    `count` sees every flow on its way to this process's writers; `check` gets the
-    formats this process wrote, complete under their temporary names, before any
-    is put in place. On a large spool the formats other than DFXML are written by
-    a second process at the same time (see sidecar). Nothing appears at a target
-    path unless every format was written completely.
+    `count` sees every flow on its way to this process's writers; `check` sees the
+    formats this process writes, under their temporary names, from the start, and
+    ends before any is put in place. On a large spool the formats other than DFXML
+    are written by a second process at the same time (see sidecar). Nothing
+    appears at a target path unless every format was written completely.
     """
     report_path = Path(report_path)
     names = list(dict.fromkeys(formats))
@@ -81,12 +93,16 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
         for name in here:
             factory = WRITERS[name]
             writers.append(factory(factory.target(report_path), context))
+        if check is not None:
+            check.begin({name: writer.temp for name, writer in zip(here, writers)})
         for rec in count(flows):
             for writer in writers:
                 writer.add(rec)
-        written = {name: writer.finish() for name, writer in zip(here, writers)}
+        for writer in writers:
+            writer.finish()
         if check is not None:
-            check(written)
+            check.end()
+            check = None
         if sidecar is not None:
             sidecar.finish()
     except BaseException:
@@ -94,6 +110,8 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
             writer.discard()
         if sidecar is not None:
             sidecar.discard()
+        if check is not None:
+            check.abandon()
         raise
     paths = {name: writer.commit() for name, writer in zip(here, writers)}
     if sidecar is not None:
@@ -103,7 +121,7 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
 
 def _divide(names: list[str], flows: Iterable[FlowRecord]) -> tuple[list[str], list[str]]:
     """Formats for this process (DFXML, whose rusage and check belong here) and for a sidecar."""
-    if len(names) < 2 or not isinstance(flows, FlowSpool) or len(flows) < SIDECAR_MIN_FLOWS:
+    if len(names) < 2 or not isinstance(flows, FlowSpool) or len(flows) < LARGE_RUN_FLOWS:
         return names, []
     here = ["dfxml"] if "dfxml" in names else names[:1]
     return here, [name for name in names if name not in here]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from lxml import etree
 
@@ -58,32 +58,84 @@ class NotWellFormed(Exception):
     """The report is not XML at all: nothing else about it is worth saying."""
 
 
-def _lxml_errors(path: Path, name: str, rules: bool) -> list[str]:
-    """One streaming pass: schema `name` through libxml2 and, with `rules`, what XSD 1.0 cannot say:
-    that a flow file carries exactly the run's hashes, each of its algorithm's length.
+class _Rules:
+    """Fed the watched elements as a parser ends them: with `rules`, says what XSD 1.0 cannot,
+    that a flow file carries exactly the run's hashes, each of its algorithm's length; and drops
+    every finished fileobject, so memory stays flat however many flows the report holds."""
 
-    libxml2 stops at the first schema error when validating while streaming: one
-    such message at most, and without a line number.
-    """
-    errors: list[str] = []
-    run_hashes: set[str] = set()
-    try:
-        for _, element in etree.iterparse(str(path), events=("end",), tag=(_OPTION, _FILEOBJECT), huge_tree=True,
-                                          schema=_lxml_schema(name)):
-            if element.tag == _OPTION:
-                if element.get("name") == "hashes":
-                    run_hashes = {value.get("value", "") for value in element}
-                continue
-            if rules:
-                errors += _hash_problems(path, element, run_hashes)
-            element.clear()
-            while element.getprevious() is not None:
-                del element.getparent()[0]
-    except etree.XMLSyntaxError as exc:
+    watched = (_OPTION, _FILEOBJECT)
+
+    def __init__(self, path: Path, rules: bool) -> None:
+        self.path = path
+        self.rules = rules
+        self.run_hashes: set[str] = set()
+        self.errors: list[str] = []
+
+    def see(self, element: etree._Element) -> None:
+        if element.tag == _OPTION:
+            if element.get("name") == "hashes":
+                self.run_hashes = {value.get("value", "") for value in element}
+            return
+        if self.rules:
+            self.errors += _hash_problems(self.path, element, self.run_hashes)
+        element.clear()
+        while element.getprevious() is not None:
+            del element.getparent()[0]
+
+    def failed(self, exc: etree.XMLSyntaxError, name: str) -> list[str]:
+        """libxml2 stops at the first schema error when validating while streaming: one such
+        message at most, and without a line number."""
         if exc.code < etree.ErrorTypes.SCHEMAV_NOROOT:
-            raise NotWellFormed(f"{path}:{exc.lineno}: not well-formed XML: {exc.msg}") from exc
-        errors.append(f"{path}:{exc.lineno or '?'}: {name} (lxml): {exc.msg}")
-    return errors
+            raise NotWellFormed(f"{self.path}:{exc.lineno}: not well-formed XML: {exc.msg}") from exc
+        return self.errors + [f"{self.path}:{exc.lineno or '?'}: {name} (lxml): {exc.msg}"]
+
+
+def _lxml_errors(path: Path, name: str, rules: bool) -> list[str]:
+    """One streaming pass over a finished report: schema `name` through libxml2, and the rules."""
+    seen = _Rules(path, rules)
+    try:
+        for _, element in etree.iterparse(str(path), events=("end",), tag=_Rules.watched, huge_tree=True,
+                                          schema=_lxml_schema(name)):
+            seen.see(element)
+    except etree.XMLSyntaxError as exc:
+        return seen.failed(exc, name)
+    return seen.errors
+
+
+FOLLOW_CHUNK = 1 << 20
+
+
+def follow_report(path: Path, finished: Callable[[float], bool]) -> list[str]:
+    """The check every run makes (our schema through libxml2, and the rules), on a report that
+    is still being written: it reads what is there, and asks `finished(seconds)` (which waits
+    at most that long) whether the writer is done before it takes the end of the file for
+    the end of the report. Beside the writer, the check costs no time of its own.
+    """
+    seen = _Rules(path, rules=True)
+    parser = etree.XMLPullParser(events=("end",), tag=_Rules.watched, huge_tree=True,
+                                 schema=_lxml_schema(REPORT_XSD))
+    done = False
+    try:
+        with open(path, "rb") as report:
+            while True:
+                chunk = report.read(FOLLOW_CHUNK)
+                if chunk:
+                    parser.feed(chunk)
+                    for _, element in parser.read_events():
+                        seen.see(element)
+                elif done:
+                    break
+                else:
+                    done = finished(0.05)
+        parser.close()
+        for _, element in parser.read_events():
+            seen.see(element)
+    except etree.XMLSyntaxError as exc:
+        try:
+            return seen.failed(exc, REPORT_XSD)
+        except NotWellFormed as bad:
+            return [str(bad)]
+    return seen.errors
 
 
 def _hash_problems(path: Path, fileobject: etree._Element, run_hashes: set[str]) -> Iterator[str]:
