@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .batch.jobs import Job, merge_shards, promote, run_jobs
+from .batch.jobs import Job, JobResult, merge_shards, run_jobs
+from .batch.promote import Mover, promote
 from .fastpath.shard import Shard
 from .batch.journal import Journal, JournalError, state_dir
 from .batch.merge import order_by_first_packet
@@ -163,14 +164,15 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     workers = min(options.jobs or os.cpu_count() or 1, len(todo))
     env.progress(Progress("start-run", "", sum(_size(path) for job in todo for path, _ in job.captures)))
     interrupted = False
+    last: JobResult | None = None      # its files move while the reports are written
     results = run_jobs(todo, options, journal.workspace, workers, env.make_sink, env.progress, stop)
     with contextlib.closing(results):
         for result in results:
-            promote(journal.workspace.stage(jobs[result.index]), outdir / jobs[result.index].subdir)
-            if result.interrupted:
-                interrupted = True
-            else:
-                journal.record(result)
+            if last is not None:
+                promote(journal.workspace.stage(jobs[last.index]), outdir / jobs[last.index].subdir)
+                _record(journal, last)
+            last = result
+            interrupted = interrupted or result.interrupted
             done[result.index] = (result.summaries, result.spool)
             _report_errors(env, result.summaries)
             env.progress(Progress("flows", "", sum(len(spool) for _, spool in done.values())))
@@ -178,7 +180,44 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     if interrupted:
         env.warn("interrupted: every open flow was closed; continue the run with --resume")
         tally.warnings += 1
-    return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal)
+    large = sum(len(spool) for _, spool in done.values()) >= LARGE_RUN_FLOWS
+    settle = _Settle(journal, last, journal.workspace.stage(jobs[last.index]) if last else None,
+                     outdir / jobs[last.index].subdir if last else None, in_child=large)
+    try:
+        return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,
+                       _ReportGate(report_path, large, settle))
+    finally:
+        settle.close()
+
+
+def _record(journal: Journal, result: JobResult) -> None:
+    """A job is journaled once its files are in place, unless it was cut short (--resume redoes it)."""
+    if not result.interrupted:
+        journal.record(result)
+
+
+class _Settle:
+    """The last job's files moved into place and the job journaled: in a child process beside
+    the reports on a large run, else now; done() before the reports are put in place."""
+
+    def __init__(self, journal: Journal, result: JobResult | None, stage: Path | None, target: Path | None,
+                 in_child: bool) -> None:
+        self._journal, self._result = journal, result
+        self._mover = Mover(stage, target) if result is not None and in_child else None
+        if result is not None and self._mover is None:
+            promote(stage, target)      # type: ignore[arg-type]
+
+    def done(self) -> None:
+        if self._result is None:
+            return
+        if self._mover is not None:
+            self._mover.wait()
+        _record(self._journal, self._result)
+        self._result = None
+
+    def close(self) -> None:
+        if self._mover is not None:
+            self._mover.close()
 
 
 def _report_errors(env: Environment, summaries: list[InputSummary]) -> None:
@@ -196,7 +235,7 @@ def _size(path: str) -> int:
 
 def _finish(options: Options, env: Environment, report_path: Path, start_ns: int, jobs: list[Job],
             done: dict[int, tuple[list[InputSummary], FlowSpool]], interrupted: bool, tally: Tally,
-            journal: Journal) -> ExitStatus:
+            journal: Journal, gate: "_ReportGate") -> ExitStatus:
     summaries = merge_shards([summary for index in sorted(done) for summary in done[index][0]])
     processed = {summary.path for summary in summaries}
     not_done = [(path, "not processed: the run was interrupted")
@@ -211,9 +250,8 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     spools = [spool for _, spool in (done[index] for index in sorted(done))]
     spool = FlowSpool.merge(spools, captures=labels) if spools else FlowSpool(journal.workspace.spools, labels)
     run_info.end_ns = env.clock_ns()
-    check = _ReportCheck(report_path, follow=len(spool) >= LARGE_RUN_FLOWS)
-    write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, check)
-    problems = check.problems
+    write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, gate)
+    problems = gate.problems
     for problem in problems:
         env.error(f"{report_path}: invalid report: {problem}")
     if problems and status == ExitStatus.OK:
@@ -225,13 +263,15 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     return status
 
 
-class _ReportCheck:
-    """The DFXML report, checked before it is put in place: on a large run by a process that
-    reads it while it is written, else once it is complete."""
+class _ReportGate:
+    """What must hold before the reports are put in place: the flow files they name are in
+    place, and the DFXML report was checked (on a large run by a process that read it while
+    it was written, else once it was complete)."""
 
-    def __init__(self, report_path: Path, follow: bool) -> None:
+    def __init__(self, report_path: Path, follow: bool, settle: _Settle) -> None:
         self.report_path = report_path
         self.follow = follow
+        self.settle = settle
         self.problems: list[str] = []
         self._written: Path | None = None
         self._follower: Follower | None = None
@@ -242,6 +282,7 @@ class _ReportCheck:
             self._follower = Follower(self._written)
 
     def end(self) -> None:
+        self.settle.done()
         if self._written is None:
             return
         found = self._follower.problems() if self._follower else validate_report(self._written)

@@ -1,4 +1,4 @@
-"""Jobs: staged flow files moved into place, records named from OUT, the same result in a worker process."""
+"""Jobs: records named from OUT, the same result in a worker process."""
 
 from __future__ import annotations
 
@@ -8,43 +8,12 @@ from pathlib import Path
 import pytest
 
 from batchkit import CORPUS
-from forensics_tcpflow.batch import jobs
-from forensics_tcpflow.batch.jobs import Job, Workspace, file_sink, promote, run_job, run_jobs
+from forensics_tcpflow.batch.jobs import Job, Workspace, file_sink, run_job, run_jobs
 from forensics_tcpflow.options import Options
 
 pytestmark = pytest.mark.usefixtures("corpus")
 
 CAPTURE = str(CORPUS / "tcpflow__test7-three-flows.pcap")
-
-
-def test_promote_replaces_what_an_earlier_attempt_left(tmp_path: Path) -> None:
-    stage, target = tmp_path / "stage", tmp_path / "out" / "sub"
-    (stage / "d").mkdir(parents=True)
-    (stage / "d" / "f").write_bytes(b"new")
-    (target / "d").mkdir(parents=True)
-    (target / "d" / "f").write_bytes(b"old and longer")
-    promote(stage, target)
-    assert (target / "d" / "f").read_bytes() == b"new"
-    assert not stage.exists()
-
-
-def test_promote_moves_more_files_than_one_listing(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(jobs, "PROMOTE_BATCH", 3)
-    stage, target = tmp_path / "stage", tmp_path / "out"
-    (stage / "new" / "deeper").mkdir(parents=True)
-    (stage / "new" / "deeper" / "g").write_bytes(b"g")
-    (stage / "kept").mkdir()
-    (target / "kept").mkdir(parents=True)
-    (target / "kept" / "old").write_bytes(b"old")
-    names = [f"f{i}" for i in range(10)]
-    for name in names:
-        (stage / name).write_bytes(name.encode())
-        (stage / "kept" / name).write_bytes(name.encode())
-    promote(stage, target)
-    assert sorted(p.name for p in target.iterdir()) == sorted([*names, "new", "kept"])
-    assert sorted(p.name for p in (target / "kept").iterdir()) == sorted([*names, "old"])
-    assert (target / "new" / "deeper" / "g").read_bytes() == b"g"
-    assert not stage.exists()
 
 
 def test_records_name_files_from_out_and_workers_agree(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ they finished. Everything handed to a worker is plain data (spawn-safe).
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import os
 import queue
@@ -105,32 +104,6 @@ def merge_shards(summaries: list[InputSummary]) -> list[InputSummary]:
         first.counters = dict(sorted(counters.items()))
         first.error = first.error or summary.error
     return list(merged.values())
-
-
-PROMOTE_BATCH = 4096
-
-
-def promote(stage: Path, target: Path) -> None:
-    """Move a job's finished flow files into place, replacing any left by an earlier, interrupted attempt.
-
-    A few thousand entries at a time (each one moved leaves the listing): a list
-    of a folder with hundreds of thousands of flow files would be the largest
-    object of the whole run. A folder new to the target moves as a whole.
-    """
-    target.mkdir(parents=True, exist_ok=True)
-    while batch := _entries(stage, PROMOTE_BATCH):
-        for entry in batch:
-            destination = target / entry.name
-            if entry.is_dir(follow_symlinks=False) and destination.is_dir():
-                promote(Path(entry.path), destination)
-            else:
-                os.replace(entry.path, destination)
-    shutil.rmtree(stage, ignore_errors=True)
-
-
-def _entries(folder: Path, limit: int) -> list[os.DirEntry[str]]:
-    with os.scandir(folder) as entries:
-        return list(itertools.islice(entries, limit))
 
 
 # -- worker processes -------------------------------------------------------
