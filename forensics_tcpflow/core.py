@@ -8,7 +8,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .batch.jobs import Job, JobResult, merge_shards, run_jobs
 from .batch.promote import Mover, promote
@@ -166,10 +166,14 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     interrupted = False
     last: JobResult | None = None      # its files move while the reports are written
     results = run_jobs(todo, options, journal.workspace, workers, env.make_sink, env.progress, stop)
+    def places(result: JobResult) -> tuple[Path, Path]:
+        """Where a job's files wait (staging) and where they belong."""
+        return journal.workspace.stage(jobs[result.index]), outdir / jobs[result.index].subdir
+
     with contextlib.closing(results):
         for result in results:
             if last is not None:
-                promote(journal.workspace.stage(jobs[last.index]), outdir / jobs[last.index].subdir)
+                promote(*places(last))
                 _record(journal, last)
             last = result
             interrupted = interrupted or result.interrupted
@@ -181,8 +185,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
         env.warn("interrupted: every open flow was closed; continue the run with --resume")
         tally.warnings += 1
     large = sum(len(spool) for _, spool in done.values()) >= LARGE_RUN_FLOWS
-    settle = _Settle(journal, last, journal.workspace.stage(jobs[last.index]) if last else None,
-                     outdir / jobs[last.index].subdir if last else None, in_child=large)
+    settle = _Settle(journal, last, places, in_child=large)
     try:
         return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,
                        _ReportGate(report_path, large, settle))
@@ -200,12 +203,14 @@ class _Settle:
     """The last job's files moved into place and the job journaled: in a child process beside
     the reports on a large run, else now; done() before the reports are put in place."""
 
-    def __init__(self, journal: Journal, result: JobResult | None, stage: Path | None, target: Path | None,
-                 in_child: bool) -> None:
+    def __init__(self, journal: Journal, result: JobResult | None,
+                 places: Callable[[JobResult], tuple[Path, Path]], in_child: bool) -> None:
         self._journal, self._result = journal, result
-        self._mover = Mover(stage, target) if result is not None and in_child else None
-        if result is not None and self._mover is None:
-            promote(stage, target)      # type: ignore[arg-type]
+        self._mover: Mover | None = None
+        if result is not None and in_child:
+            self._mover = Mover(*places(result))
+        elif result is not None:
+            promote(*places(result))
 
     def done(self) -> None:
         if self._result is None:
