@@ -284,14 +284,14 @@ class _ReportGate:
     def begin(self, writing: dict[str, Path]) -> None:
         self._written = writing.get("dfxml")
         if self._written is not None and self.follow:
-            self._follower = Follower(self._written)
+            self._follower = Follower(self._written, self.report_path)
 
     def end(self) -> None:
         self.settle.done()
         if self._written is None:
             return
-        found = self._follower.problems() if self._follower else validate_report(self._written)
-        self.problems = [problem.replace(str(self._written), str(self.report_path)) for problem in found]
+        self.problems = (self._follower.problems() if self._follower
+                         else validate_report(self._written, shown_as=self.report_path))
 
     def abandon(self) -> None:
         if self._follower is not None:

@@ -28,7 +28,7 @@ from .provenance import InputSummary
 from .sink import FlowSink
 from .sink.files import SinkError
 from .fastpath.pump import FastPump, fast_header
-from .fastpath.shard import Shard, shard_of
+from .fastpath.shard import Shard
 
 PROGRESS_EVERY = 4096          # records between progress callbacks (and stop checks)
 EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
@@ -173,9 +173,9 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
     summary = InputSummary(path=label, abspath=os.path.abspath(path))
     interrupted = False
     try:
-        before = Fingerprint(path) if not shard.index else None   # the first shard vouches for the file
-        st = os.stat(path)
+        st = os.stat(path)     # first: an input that cannot be read gets no hashing threads
         summary.size, summary.mtime_ns = st.st_size, st.st_mtime_ns
+        before = Fingerprint(path) if not shard.index else None   # the first shard vouches for the file
     except OSError as exc:
         summary.error = f"{label}: cannot read: {exc.strerror or exc}"
         return summary, interrupted
@@ -212,7 +212,7 @@ def _pump(path: str, label: str, options: Options, decoder: Decoder, table: Flow
           packet_filter: PacketFilter | None, stop: Callable[[], bool], shard: Shard) -> None:
     """The fast path where the capture allows it, then the per-packet loop for whatever is left."""
     decode = decoder.decode
-    add = table.add
+    add = shard.owned(table.add)
     expire = options.idle_timeout_ns > 0
     every = PROGRESS_EVERY
     packets = truncated = filtered = 0
@@ -224,7 +224,7 @@ def _pump(path: str, label: str, options: Options, decoder: Decoder, table: Flow
             if stop():
                 raise Interrupted(f"record {done}")
 
-        fast = FastPump(path, header, decoder, table, window, shard.count, shard.index)
+        fast = FastPump(path, header, decoder, table, window, shard)
         try:
             finished = fast.run()
         finally:
@@ -251,8 +251,7 @@ def _pump(path: str, label: str, options: Options, decoder: Decoder, table: Flow
                     filtered += 1
                     continue
                 for segment in decode(record):
-                    if shard.count == 1 or shard_of(segment, shard.count) == shard.index:
-                        add(segment)
+                    add(segment)
                 if not packets % every:
                     progress(Progress("bytes", label, capture.raw_position))
                     if stop():

@@ -21,7 +21,8 @@ class Progress:
     amount: int = 0           # total bytes ("start-run", "start-capture"), bytes done ("bytes"), flows ("flows")
 
 
-def _file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> FlowSink:
+def file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> FlowSink:
+    """The sink of a real run: flow files under `root`."""
     return FileSink(root, hashes, max_fds=max_fds, keep=keep)
 
 
@@ -35,7 +36,7 @@ class Environment:
 
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     clock_ns: Callable[[], int] = time.time_ns
-    make_sink: Callable[[Path, tuple[str, ...], int, bool], FlowSink] = _file_sink
+    make_sink: Callable[[Path, tuple[str, ...], int, bool], FlowSink] = file_sink
     progress: Callable[[Progress], None] = lambda event: None
     log: Callable[[str], None] = _stderr_line
     command_line: str = ""

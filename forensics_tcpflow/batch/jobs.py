@@ -9,7 +9,6 @@ they finished. Everything handed to a worker is plain data (spawn-safe).
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 import shutil
 import signal
@@ -21,14 +20,13 @@ from typing import Callable, Iterable, Iterator
 
 from ..capture.bpf import PacketFilter
 from ..engine import process_captures
-from ..environment import Progress
+from ..environment import Progress, file_sink
 from ..fastpath.shard import Shard
 from ..flow.record import FlowRecord
 from ..options import Options
 from ..provenance import InputSummary
 from ..report.spool import FlowSpool
 from ..sink import FlowSink
-from ..sink.files import FileSink
 
 SinkFactory = Callable[[Path, tuple[str, ...], int, bool], FlowSink]
 POLL_SECONDS = 0.1
@@ -61,10 +59,6 @@ class Workspace:
 
     def stage(self, job: Job) -> Path:
         return self.staging / str(job.index)
-
-
-def file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> FlowSink:
-    return FileSink(root, hashes, max_fds=max_fds, keep=keep)
 
 
 def run_job(job: Job, options: Options, workspace: Workspace, make_sink: SinkFactory,

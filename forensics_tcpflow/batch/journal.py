@@ -18,6 +18,7 @@ from typing import Any
 from ..options import Options
 from ..provenance import InputSummary
 from ..fastpath.shard import Shard
+from ..report.atomic import AtomicFile
 from ..report.spool import FlowSpool
 from .jobs import Job, JobResult, Workspace
 
@@ -133,12 +134,9 @@ class Journal:
     def record(self, result: JobResult) -> None:
         """Log a finished job (its files already promoted): spool first, then the journal line."""
         name = f"job-{result.index}.pickle"
-        tmp = self.workspace.spools / f".{name}.tmp"
-        with open(tmp, "wb") as fh:
-            pickle.dump(result.spool, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.workspace.spools / name)
+        spool_file = AtomicFile(self.workspace.spools / name, "wb")
+        pickle.dump(result.spool, spool_file.file)
+        spool_file.commit()
         _fsync_dir(self.workspace.spools)
         self._write_line({"job": result.index, "spool": name,
                           "summaries": [asdict(summary) for summary in result.summaries]})

@@ -12,10 +12,11 @@ import errno
 import itertools
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from .. import child
 
 PROMOTE_BATCH = 4096
 
@@ -48,8 +49,8 @@ class Mover:
 
     def __init__(self, stage: Path, target: Path) -> None:
         self._target = target
-        self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(stage), str(target)],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._proc = child.start(__name__, str(stage), str(target), stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL)
         self._waited = False
 
     def wait(self) -> None:
@@ -57,8 +58,8 @@ class Mover:
         self._waited = True
         _, err = self._proc.communicate()
         if self._proc.returncode:
-            message = err.decode("utf-8", "replace").strip() or f"exit status {self._proc.returncode}"
-            raise OSError(errno.EIO, f"moving flow files into place failed: {message}", str(self._target))
+            raise OSError(errno.EIO, f"moving flow files into place failed: {child.failure(self._proc, err)}",
+                          str(self._target))
 
     def close(self) -> None:
         """Never leave the child behind (after a failure elsewhere its outcome no longer matters)."""
@@ -68,8 +69,6 @@ class Mover:
 
 
 def _serve(stage: str, target: str) -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent decides what an interruption means
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         promote(Path(stage), Path(target))
     except OSError as exc:

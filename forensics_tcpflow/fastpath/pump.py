@@ -19,7 +19,7 @@ from ..decode.decoder import Decoder
 from ..decode.segment import Segment
 from ..flow.table import FlowTable
 from . import kernels
-from .shard import shard_of
+from .shard import Shard
 
 WINDOW_RECORDS = 1 << 14
 WINDOW_BYTES = 4 << 20
@@ -153,10 +153,10 @@ class FastPump:
     """Runs one capture's records through kernels, table and decoder; counts what the summary needs."""
 
     def __init__(self, path: str, header: PcapHeader, decoder: Decoder, table: FlowTable,
-                 on_window: Callable[[int, int], None], shards: int = 1, shard: int = 0) -> None:
+                 on_window: Callable[[int, int], None], shard: Shard = Shard()) -> None:
         self.path = path
-        self.shards = shards
         self.shard = shard
+        self.add_decoded = shard.owned(table.add)      # what the general decoder makes of a record
         self.header = header
         self.decoder = decoder
         self.table = table
@@ -198,8 +198,8 @@ class FastPump:
         h = self.header
         kernels.parse(arr, c.data_off, c.caplen, n, h.linktype, c.kind, c.fam, c.addr, c.ports, c.seq, c.ack,
                       c.flags, c.poff, c.plen, c.vlan)
-        if self.shards > 1:
-            kernels.claim(n, c.kind, c.fam, c.addr, c.ports, c.vlan, self.shards, self.shard)
+        if self.shard.count > 1:
+            kernels.claim(n, c.kind, c.fam, c.addr, c.ports, c.vlan, self.shard.count, self.shard.index)
         nruns = kernels.runs(n, c.kind, c.fam, c.addr, c.ports, c.seq, c.flags, c.plen, c.vlan,
                              c.run_of, c.run_first, c.run_count, c.run_bytes, c.run_plain)
         run_start = np.zeros(nruns + 1, np.int64)
@@ -239,7 +239,7 @@ class FastPump:
                 member_start = np.full(nruns + 1, np.count_nonzero(c.run_of[:n] < 0), np.int64)
                 member_start[1:] += np.cumsum(c.run_count[:nruns])
             idx = members[member_start[r]:member_start[r + 1]]
-            self.table.add(self._segment(buf, i, row, frame0))
+            self.table.add(self._segment(buf, i, row, frame0, key))
             if len(idx) > 1:
                 rest_rows = self._rows(idx[1:])
                 rest = data[row[_PLEN]:]
@@ -247,7 +247,7 @@ class FastPump:
                            cap[r] - row[_CAPLEN], ts[j], frame0 + j):
                     continue
                 for k, rest_row in zip(idx[1:].tolist(), rest_rows):
-                    self.table.add(self._segment(buf, k, rest_row, frame0))
+                    self.table.add(self._segment(buf, k, rest_row, frame0, key))
 
     def _count(self, n: int) -> None:
         c = self.cols
@@ -258,7 +258,7 @@ class FastPump:
         self.last_ts = int(c.ts_ns[n - 1])
 
     def _rows(self, index: np.ndarray) -> list[tuple]:
-        """The columns of the packets at `index`, one tuple of Python values each (see _ROW)."""
+        """The columns of the packets at `index`, one tuple of Python values each (positions above)."""
         c = self.cols
         return list(zip(*(column[index].tolist() for column in (
             c.fam, c.addr, c.ports, c.vlan, c.seq, c.ack, c.flags, c.poff, c.plen, c.ts_ns, c.origlen, c.caplen,
@@ -270,27 +270,27 @@ class FastPump:
         return (_address(fam, a[0], a[1]), _address(fam, a[2], a[3]), ports[0], ports[1],
                 (vlan,) if vlan >= 0 else ())
 
-    def _segment(self, buf: bytearray, i: int, row: tuple, frame0: int) -> Segment:
-        src, dst, sport, dport, vlans = self._key(row)
+    def _segment(self, buf: bytearray, i: int, row: tuple, frame0: int, key: tuple) -> Segment:
+        """Packet `i` of the window for the general path; `key` is its direction's (every packet
+        of a run shares it, so it is computed once per run)."""
+        src, dst, sport, dport, vlans = key
         p = row[_POFF]
         base = row[_DATA]
         macs = (bytes(buf[base + 6:base + 12]), bytes(buf[base:base + 6])) if self.header.linktype == 1 else (None, None)
-        seg = Segment(row[0], src, dst, sport, dport, row[_SEQ], row[5], row[6], bytes(buf[p:p + row[_PLEN]]),
-                      frame0 + i, row[_TS], vlans, macs[0], macs[1])
-        seg.wire_len, seg.cap_len = row[_ORIGLEN], row[_CAPLEN]
-        return seg
+        return Segment(row[0], src, dst, sport, dport, row[_SEQ], row[5], row[6], bytes(buf[p:p + row[_PLEN]]),
+                       frame0 + i, row[_TS], vlans, macs[0], macs[1],
+                       wire_len=row[_ORIGLEN], cap_len=row[_CAPLEN])
 
     def _single(self, buf: bytearray, i: int, row: tuple, frame0: int, file_pos: int) -> None:
         if row[_KIND] == kernels.KIND_FAST:
-            self.table.add(self._segment(buf, i, row, frame0))
+            self.table.add(self._segment(buf, i, row, frame0, self._key(row)))
             return
         data = row[_DATA]
         cl = row[_CAPLEN]
         record = Record(frame0 + i, self.header.linktype, row[_TS], cl, row[_ORIGLEN],
                         bytes(buf[data:data + cl]), file_pos + row[_RECOFF], 0)
         for segment in self.decoder.decode(record):
-            if self.shards == 1 or shard_of(segment, self.shards) == self.shard:
-                self.table.add(segment)
+            self.add_decoded(segment)
 
 
 def _read_into(f: BinaryIO, buf: bytearray, filled: int) -> int:

@@ -7,6 +7,7 @@ symmetric in the two endpoints, so both directions land in one shard.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from ..decode.segment import Segment
 
@@ -19,6 +20,18 @@ class Shard:
 
     index: int = 0
     count: int = 1
+
+    def owned(self, add: Callable[[Segment], None]) -> Callable[[Segment], None]:
+        """`add` for the segments of this shard's connections: `add` itself when nothing is split,
+        so the per-packet loops test nothing then."""
+        if self.count == 1:
+            return add
+        count, index = self.count, self.index
+
+        def add_owned(seg: Segment) -> None:
+            if shard_of(seg, count) == index:
+                add(seg)
+        return add_owned
 
 
 def _words(family: int, packed: bytes) -> int:

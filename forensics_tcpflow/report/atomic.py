@@ -66,5 +66,8 @@ class AtomicFile:
         return self.path
 
     def discard(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()     # flushes: on a full disk that fails, and the descriptor is closed anyway
+        except OSError:
+            pass
         self.tmp.unlink(missing_ok=True)

@@ -299,7 +299,7 @@ class DfxmlWriter(AtomicWriter):
         self._context = context
         self._totals = _FlowTotals()
         self._out = AtomicFile(path, "wb")
-        self._open = ExitStack()  # the xmlfile and the root element, closed by commit()
+        self._open = ExitStack()  # the xmlfile and the root element, closed by _trailer()
         try:
             xf = self._open.enter_context(etree.xmlfile(self._out.file, encoding="UTF-8"))
             xf.write_declaration()

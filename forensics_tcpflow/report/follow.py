@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import select
-import signal
-import subprocess
 import sys
 from pathlib import Path
+
+from forensics_tcpflow import child
 
 _DONE = b"done\n"
 
@@ -24,25 +24,21 @@ class FollowerError(OSError):
 
 
 class Follower:
-    """The parent's handle on the checking process of one report file."""
+    """The parent's handle on the checking process of one report file, whose problems are
+    worded as if found in `shown_as` (where the report is going; default: where it is)."""
 
-    def __init__(self, path: Path) -> None:
-        self._proc = subprocess.Popen([sys.executable, "-m", __name__, str(path)], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def __init__(self, path: Path, shown_as: Path | None = None) -> None:
+        self._proc = child.start(__name__, str(path), str(shown_as or path))
 
     def problems(self) -> list[str]:
         """The report is complete: its problems as `validate_report` words them (empty: valid)."""
-        try:
-            out, err = self._proc.communicate(_DONE)
-        except OSError as exc:        # the child is gone: its stdin pipe broke
-            raise FollowerError(f"the report check process failed: {exc}") from exc
-        if self._proc.returncode != 0:
-            message = err.decode("utf-8", "replace").strip() or f"exit status {self._proc.returncode}"
-            raise FollowerError(f"the report check process failed: {message}")
+        out, err = self._proc.communicate(_DONE)
+        if self._proc.returncode:
+            raise FollowerError(f"the report check process failed: {child.failure(self._proc, err)}")
         return list(json.loads(out))
 
     def abandon(self) -> None:
-        self._proc.communicate(b"")
+        self._proc.communicate()
 
 
 def _finished(seconds: float) -> bool:
@@ -54,13 +50,11 @@ def _finished(seconds: float) -> bool:
     return True
 
 
-def _serve(path: str) -> int:
+def _serve(path: str, shown_as: str) -> int:
     from forensics_tcpflow.report.validate import follow_report
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent decides what an interruption means
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        problems = follow_report(Path(path), _finished)
+        problems = follow_report(Path(path), _finished, Path(shown_as))
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 1
@@ -69,4 +63,4 @@ def _serve(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1]))
+    sys.exit(_serve(sys.argv[1], sys.argv[2]))

@@ -90,9 +90,7 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
     try:
         if beside:
             sidecar = Sidecar(beside, context, flows, report_path)   # type: ignore[arg-type]
-        for name in here:
-            factory = WRITERS[name]
-            writers.append(factory(factory.target(report_path), context))
+        writers += (open_writer(name, context, report_path) for name in here)
         if check is not None:
             check.begin({name: writer.temp for name, writer in zip(here, writers)})
         for rec in count(flows):
@@ -117,6 +115,12 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
     if sidecar is not None:
         paths.update(sidecar.commit())
     return [paths[name] for name in names]
+
+
+def open_writer(name: str, context: ReportContext, report_path: Path) -> ReportWriter:
+    """Format `name`, opened on a temporary file beside where it belongs."""
+    factory = WRITERS[name]
+    return factory(factory.target(report_path), context)
 
 
 def _divide(names: list[str], flows: Iterable[FlowRecord]) -> tuple[list[str], list[str]]:

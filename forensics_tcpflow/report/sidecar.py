@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import pickle
-import signal
-import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
+
+from forensics_tcpflow import child
 
 if TYPE_CHECKING:
     from forensics_tcpflow.report.registry import ReportContext
@@ -34,8 +34,8 @@ class Sidecar:
 
     def __init__(self, names: list[str], context: "ReportContext", spool: "FlowSpool", report_path: Path) -> None:
         spool.settle()    # the run files are final: both processes only read them
-        self._proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._proc = child.start(__name__)
+        self._err: bytes | None = b""
         assert self._proc.stdin is not None
         try:
             pickle.dump((names, context, spool, report_path), self._proc.stdin)
@@ -49,40 +49,28 @@ class Sidecar:
             self._fail()
 
     def commit(self) -> dict[str, Path]:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._proc.stdin.write(_COMMIT)
-        self._proc.stdin.flush()
-        line = self._proc.stdout.readline()
-        if not line:
+        out, self._err = self._proc.communicate(_COMMIT)
+        if self._proc.returncode or not out:
             self._fail()
-        self._proc.wait()
-        return {name: Path(path) for name, path in json.loads(line).items()}
+        return {name: Path(path) for name, path in json.loads(out).items()}
 
     def discard(self) -> None:
-        """End of input without a commit: the child removes its temporary files."""
-        try:
-            self._proc.stdin.close()   # type: ignore[union-attr]
-        except OSError:
-            pass
-        self._proc.wait()
+        """End of input without a commit: the child removes its temporary files (waited for)."""
+        if self._proc.returncode is None:
+            _, self._err = self._proc.communicate()
 
-    def _fail(self) -> None:
+    def _fail(self) -> NoReturn:
         self.discard()
-        message = self._proc.stderr.read().decode("utf-8", "replace").strip()   # type: ignore[union-attr]
-        raise SidecarError(f"the report writer process failed: {message or f'exit status {self._proc.returncode}'}")
+        raise SidecarError(f"the report writer process failed: {child.failure(self._proc, self._err)}")
 
 
 def _serve() -> int:
-    from forensics_tcpflow.report.registry import WRITERS
+    from forensics_tcpflow.report.registry import open_writer
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent decides what an interruption means
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     names, context, spool, report_path = pickle.load(sys.stdin.buffer)
     writers = []
     try:
-        for name in names:
-            factory = WRITERS[name]
-            writers.append(factory(factory.target(report_path), context))
+        writers += (open_writer(name, context, report_path) for name in names)
         for rec in spool:
             for writer in writers:
                 writer.add(rec)
@@ -90,19 +78,18 @@ def _serve() -> int:
             writer.finish()
         sys.stdout.buffer.write(_READY)
         sys.stdout.buffer.flush()
-        if sys.stdin.buffer.readline() != _COMMIT:
-            raise SystemExit(0)     # discarded by the parent (or the parent is gone)
-        paths = {name: str(writer.commit()) for name, writer in zip(names, writers)}
-    except BaseException as exc:
-        for writer in writers:
-            writer.discard()
-        if isinstance(exc, SystemExit):
+        if sys.stdin.buffer.readline() == _COMMIT:
+            paths = {name: str(writer.commit()) for name, writer in zip(names, writers)}
+            sys.stdout.buffer.write(json.dumps(paths).encode() + b"\n")
+            sys.stdout.buffer.flush()
             return 0
+        status = 0            # discarded by the parent (or the parent is gone)
+    except Exception as exc:
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
-        return 1
-    sys.stdout.buffer.write(json.dumps(paths).encode() + b"\n")
-    sys.stdout.buffer.flush()
-    return 0
+        status = 1
+    for writer in writers:
+        writer.discard()
+    return status
 
 
 if __name__ == "__main__":

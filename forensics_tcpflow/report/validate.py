@@ -40,18 +40,19 @@ def _xmlschema_schema(name: str) -> "xmlschema.XMLSchema10":
     return xmlschema.XMLSchema10(str(schema_dir() / name))
 
 
-def _xmlschema_errors(path: Path, name: str) -> list[str]:
+def _xmlschema_errors(path: Path, name: str, shown: str) -> list[str]:
     import xmlschema
     try:
         resource = xmlschema.XMLResource(str(path), lazy=True, iterparse=etree.iterparse)  # lxml: line numbers
-        return [f"{path}:{error.sourceline or '?'}: {name} (xmlschema): {error.reason}"
+        return [f"{shown}:{error.sourceline or '?'}: {name} (xmlschema): {error.reason}"
                 for error in _xmlschema_schema(name).iter_errors(resource)]
     except xmlschema.XMLResourceError as exc:
-        return [f"{path}: {name} (xmlschema): {exc}"]
+        return [f"{shown}: {name} (xmlschema): {exc}"]
 
 
 _OPTION, _FILEOBJECT = f"{{{FTF_NS}}}option", f"{{{DFXML_NS}}}fileobject"
 _FILENAME, _HASHDIGEST = f"{{{DFXML_NS}}}filename", f"{{{DFXML_NS}}}hashdigest"
+READ_CHUNK = 1 << 20
 
 
 class NotWellFormed(Exception):
@@ -61,12 +62,13 @@ class NotWellFormed(Exception):
 class _Rules:
     """Fed the watched elements as a parser ends them: with `rules`, says what XSD 1.0 cannot,
     that a flow file carries exactly the run's hashes, each of its algorithm's length; and drops
-    every finished fileobject, so memory stays flat however many flows the report holds."""
+    every finished fileobject, so memory stays flat however many flows the report holds.
+    Messages name the report `shown`."""
 
     watched = (_OPTION, _FILEOBJECT)
 
-    def __init__(self, path: Path, rules: bool) -> None:
-        self.path = path
+    def __init__(self, shown: str, rules: bool) -> None:
+        self.shown = shown
         self.rules = rules
         self.run_hashes: set[str] = set()
         self.errors: list[str] = []
@@ -77,7 +79,7 @@ class _Rules:
                 self.run_hashes = {value.get("value", "") for value in element}
             return
         if self.rules:
-            self.errors += _hash_problems(self.path, element, self.run_hashes)
+            self.errors += _hash_problems(self.shown, element, self.run_hashes)
         element.clear()
         while element.getprevious() is not None:
             del element.getparent()[0]
@@ -86,74 +88,68 @@ class _Rules:
         """libxml2 stops at the first schema error when validating while streaming: one such
         message at most, and without a line number."""
         if exc.code < etree.ErrorTypes.SCHEMAV_NOROOT:
-            raise NotWellFormed(f"{self.path}:{exc.lineno}: not well-formed XML: {exc.msg}") from exc
-        return self.errors + [f"{self.path}:{exc.lineno or '?'}: {name} (lxml): {exc.msg}"]
+            raise NotWellFormed(f"{self.shown}:{exc.lineno}: not well-formed XML: {exc.msg}") from exc
+        return self.errors + [f"{self.shown}:{exc.lineno or '?'}: {name} (lxml): {exc.msg}"]
 
 
-def _lxml_errors(path: Path, name: str, rules: bool) -> list[str]:
-    """One streaming pass over a finished report: schema `name` through libxml2, and the rules."""
-    seen = _Rules(path, rules)
+def _complete(seconds: float) -> bool:
+    return True
+
+
+def _lxml_errors(path: Path, name: str, rules: bool, shown: str,
+                 finished: Callable[[float], bool] = _complete) -> list[str]:
+    """One streaming pass: schema `name` through libxml2, and the rules. The report may still be
+    growing: at the end of what is there, `finished(seconds)` (waiting at most that long) says
+    whether the writer is done, before the end of the file is taken for the end of the report.
+    """
+    seen = _Rules(shown, rules)
+    parser = etree.XMLPullParser(events=("end",), tag=_Rules.watched, huge_tree=True, schema=_lxml_schema(name))
+    done = False
     try:
-        for _, element in etree.iterparse(str(path), events=("end",), tag=_Rules.watched, huge_tree=True,
-                                          schema=_lxml_schema(name)):
+        with open(path, "rb") as report:
+            while (chunk := report.read(READ_CHUNK)) or not done:
+                if not chunk:
+                    done = finished(0.05)
+                    continue
+                parser.feed(chunk)
+                for _, element in parser.read_events():
+                    seen.see(element)
+        parser.close()
+        for _, element in parser.read_events():
             seen.see(element)
     except etree.XMLSyntaxError as exc:
         return seen.failed(exc, name)
     return seen.errors
 
 
-FOLLOW_CHUNK = 1 << 20
-
-
-def follow_report(path: Path, finished: Callable[[float], bool]) -> list[str]:
+def follow_report(path: Path, finished: Callable[[float], bool], shown_as: Path | None = None) -> list[str]:
     """The check every run makes (our schema through libxml2, and the rules), on a report that
-    is still being written: it reads what is there, and asks `finished(seconds)` (which waits
-    at most that long) whether the writer is done before it takes the end of the file for
-    the end of the report. Beside the writer, the check costs no time of its own.
-    """
-    seen = _Rules(path, rules=True)
-    parser = etree.XMLPullParser(events=("end",), tag=_Rules.watched, huge_tree=True,
-                                 schema=_lxml_schema(REPORT_XSD))
-    done = False
+    is still being written, as `validate_report` words its problems. Beside the writer, the
+    check costs no time of its own."""
     try:
-        with open(path, "rb") as report:
-            while True:
-                chunk = report.read(FOLLOW_CHUNK)
-                if chunk:
-                    parser.feed(chunk)
-                    for _, element in parser.read_events():
-                        seen.see(element)
-                elif done:
-                    break
-                else:
-                    done = finished(0.05)
-        parser.close()
-        for _, element in parser.read_events():
-            seen.see(element)
-    except etree.XMLSyntaxError as exc:
-        try:
-            return seen.failed(exc, REPORT_XSD)
-        except NotWellFormed as bad:
-            return [str(bad)]
-    return seen.errors
+        return _lxml_errors(path, REPORT_XSD, True, str(shown_as or path), finished)
+    except NotWellFormed as exc:
+        return [str(exc)]
 
 
-def _hash_problems(path: Path, fileobject: etree._Element, run_hashes: set[str]) -> Iterator[str]:
+def _hash_problems(shown: str, fileobject: etree._Element, run_hashes: set[str]) -> Iterator[str]:
     digests = {digest.get("type", ""): digest.text or "" for digest in fileobject.iter(_HASHDIGEST)}
     expected = run_hashes if fileobject.find(_FILENAME) is not None else set()
     if set(digests) != expected:
-        yield (f"{path}:{fileobject.sourceline}: fileobject has hashdigest types {sorted(digests)},"
+        yield (f"{shown}:{fileobject.sourceline}: fileobject has hashdigest types {sorted(digests)},"
                f" expected {sorted(expected)}")
     for algorithm, digest in digests.items():
         if len(digest) != _DIGEST_LENGTHS.get(algorithm, -1):
-            yield f"{path}:{fileobject.sourceline}: {algorithm} digest of length {len(digest)}"
+            yield f"{shown}:{fileobject.sourceline}: {algorithm} digest of length {len(digest)}"
 
 
 XMLSCHEMA_MAX_BYTES = 256 * 1024     # the check every run makes; `validate` and the tests go all the way
 
 
-def validate_report(path: Path, xmlschema_max_bytes: int | None = XMLSCHEMA_MAX_BYTES) -> list[str]:
-    """Every problem found, as "file:line: what"; empty when the report is valid.
+def validate_report(path: Path, xmlschema_max_bytes: int | None = XMLSCHEMA_MAX_BYTES,
+                    shown_as: Path | None = None) -> list[str]:
+    """Every problem found, as "file:line: what" (the file named `shown_as`, default `path`, e.g.
+    the place a report checked under its temporary name is going to); empty when it is valid.
 
     A thorough check (reports up to `xmlschema_max_bytes`; None: always) runs
     both schemas, official DFXML and ours, through lxml and xmlschema. Past that
@@ -163,12 +159,13 @@ def validate_report(path: Path, xmlschema_max_bytes: int | None = XMLSCHEMA_MAX_
     order, is what every run checks; tests and `validate` go all the way.
     """
     path = Path(path)
+    shown = str(shown_as or path)
     thorough = xmlschema_max_bytes is None or path.stat().st_size <= xmlschema_max_bytes
     try:
-        errors = _lxml_errors(path, REPORT_XSD, rules=True)     # proves the file well-formed, too
+        errors = _lxml_errors(path, REPORT_XSD, True, shown)     # proves the file well-formed, too
     except NotWellFormed as exc:
         return [str(exc)]
     if thorough:
-        errors += _xmlschema_errors(path, REPORT_XSD)
-        errors += _lxml_errors(path, DFXML_XSD, rules=False) + _xmlschema_errors(path, DFXML_XSD)
+        errors += _xmlschema_errors(path, REPORT_XSD, shown)
+        errors += _lxml_errors(path, DFXML_XSD, False, shown) + _xmlschema_errors(path, DFXML_XSD, shown)
     return errors

@@ -95,8 +95,7 @@ class DiskFlowFile:
         if self.hashing is not None or len(data) >= THREADED_HASH_MIN:
             self.hashing = self.sink.hash_later(self.hashers, data)
         else:
-            for h in self.hashers:
-                h.update(data)
+            _update(self.hashers, data)
         self.hashed += len(data)
 
     def _append_zeros(self, count: int) -> None:
@@ -173,8 +172,7 @@ class DiskFlowFile:
             pos = 0
             while pos < self.size:
                 chunk = self.read(pos, 1 << 20)
-                for h in self.hashers:
-                    h.update(chunk)
+                _update(self.hashers, chunk)
                 pos += len(chunk)
         if self.fd >= 0:
             self.sink._release(self)
