@@ -78,6 +78,11 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
     Workload("small", 300_000_000, 2_000, 100, 100, 400),
     Workload("short", 300_000_000, 200_000, 1_000, 1448, 200),
     Workload("split", 1_000_000_000, 2_000, 100, 1448, 400, files=2),
+    # Shaped like real traffic: every connection open at once (the short shape: 1,000 at a time),
+    # interleaved packet by packet, 10% VLAN, 10% IPv6, 1% reordered, 1% retransmitted.
+    Workload("mix-bulk", 1_000_000_000, 2_000, 2_000, 1448, 400, ooo=0.01, retrans=0.01, ipv6=0.1, vlan=0.1),
+    Workload("mix-small", 300_000_000, 2_000, 2_000, 100, 400, ooo=0.01, retrans=0.01, ipv6=0.1, vlan=0.1),
+    Workload("mix-short", 330_000_000, 200_000, 1_000, 1448, 200, ooo=0.01, retrans=0.01, ipv6=0.1, vlan=0.1),
 )}
 
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from pathlib import Path
 from typing import Optional
 
 import typer
 
 from . import __version__
-from .core import run
 from .environment import Environment
 from .exitstatus import ExitStatus
 from .options import DEFAULT_TEMPLATE, NS, Options
@@ -53,6 +51,7 @@ def flows(
     merge: bool = typer.Option(False, "--merge", help="Treat all inputs as one evidence set (rotated captures), read in first-packet order."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted (or killed) run in OUT from its journal."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars."),
+    rehash_inputs: bool = typer.Option(False, "--rehash-inputs", help="Read every input a second time after the run and compare digests (the identity and times of every input are always compared)."),
     version: bool = typer.Option(False, "-V", "--version", help="Print the version and exit."),
 ) -> None:
     if version:
@@ -76,9 +75,10 @@ def flows(
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
         idle_timeout_ns=int(idle_timeout * NS), frag_timeout_ns=int(frag_timeout * NS),
         hashes=_split(hashes), reports=_split(reports), report_path=report_path, jobs=jobs,
-        merge=merge, resume=resume, quiet=quiet,
+        merge=merge, resume=resume, quiet=quiet, rehash_inputs=rehash_inputs,
     )
     env: Environment = ctx.obj
+    from .core import run       # the pipeline loads only for a run, not for --help or --version
     with ProgressBars(env, enabled=not quiet):
         status = run(options, env)
     raise typer.Exit(int(status))

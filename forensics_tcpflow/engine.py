@@ -7,15 +7,14 @@ decides where bytes or report lines land.
 from __future__ import annotations
 
 import gc
-import hashlib
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .capture.bpf import PacketFilter
+from .capture.evidence import HASHES, EvidenceFile, changes, identity, rehash
 from .capture.reader import open_capture
 from .capture.record import CaptureError
 from .decode.decoder import Decoder
@@ -27,11 +26,14 @@ from .options import Options
 from .provenance import InputSummary
 from .sink import FlowSink
 from .sink.files import SinkError
-from .fastpath.pump import FastPump, fast_header
+from .fastpath.header import fast_header
 from .fastpath.shard import Shard
 
 PROGRESS_EVERY = 4096          # records between progress callbacks (and stop checks)
 EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
+# Smaller captures take the general path: loading the compiled kernels (numba, ~0.5 s) costs
+# more than they save there, so --help, verify and small runs never import them.
+FAST_MIN_BYTES = 16 << 20
 
 
 class Interrupted(Exception):
@@ -40,50 +42,6 @@ class Interrupted(Exception):
 
 def _never() -> bool:
     return False
-
-
-FINGERPRINT_CHUNK = 1 << 20
-
-
-class Fingerprint:
-    """md5 and sha256 of an input, read once without changing it.
-
-    One thread reads and updates md5 while a second updates sha256 with the same
-    chunk (hashlib releases the GIL), and the "before" fingerprint runs beside
-    the processing of the capture instead of ahead of it: on two cores the
-    readings then cost little wall time.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._pool = ThreadPoolExecutor(2, thread_name_prefix="ftf-fingerprint")
-        self._result = self._pool.submit(self._digests, path)
-
-    def _digests(self, path: str) -> tuple[str, str]:
-        md5, sha256 = hashlib.md5(), hashlib.sha256()
-        pending: Future | None = None
-        try:
-            with open(path, "rb") as f:
-                while chunk := f.read(FINGERPRINT_CHUNK):
-                    if pending is not None:
-                        pending.result()
-                    pending = self._pool.submit(sha256.update, chunk)
-                    md5.update(chunk)
-        finally:
-            if pending is not None:
-                pending.result()
-        return md5.hexdigest(), sha256.hexdigest()
-
-    def digests(self) -> tuple[str, str]:
-        """(md5, sha256); OSError if the file could not be read to its end."""
-        try:
-            return self._result.result()
-        finally:
-            self._pool.shutdown()
-
-
-def fingerprint(path: str) -> tuple[str, str]:
-    """md5 and sha256 of an input, taken now."""
-    return Fingerprint(path).digests()
 
 
 def process_captures(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSink,
@@ -169,45 +127,64 @@ def _share(summary: InputSummary, before: Counter[str], overlaps: int, decoder: 
 def _one_capture(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,
                  progress: Callable[[Progress], None], packet_filter: PacketFilter | None,
                  stop: Callable[[], bool], shard: Shard) -> tuple[InputSummary, bool]:
-    """Fingerprint, read and fingerprint again; True when `stop` cut the reading short."""
+    """Read the capture once, fingerprinting the bytes read; True when `stop` cut the reading short."""
     summary = InputSummary(path=label, abspath=os.path.abspath(path))
     interrupted = False
-    try:
-        st = os.stat(path)     # first: an input that cannot be read gets no hashing threads
-        summary.size, summary.mtime_ns = st.st_size, st.st_mtime_ns
-        before = Fingerprint(path) if not shard.index else None   # the first shard vouches for the file
+    try:     # the first shard vouches for the file: the others read it without hashing
+        source = EvidenceFile(path, HASHES if not shard.index else ())
     except OSError as exc:
         summary.error = f"{label}: cannot read: {exc.strerror or exc}"
         return summary, interrupted
-    progress(Progress("start-capture", label, summary.size))
-    try:
-        _pump(path, label, options, decoder, table, summary, progress, packet_filter, stop, shard)
-    except CaptureError as exc:
-        exc.path = label
-        summary.error = str(exc)
-    except Interrupted as exc:
-        summary.error = f"{label} ({exc}): interrupted before the end of the capture"
-        interrupted = True
-    except (ValueError, SinkError) as exc:
-        summary.error = f"{label}: {exc}"
-    if before is None:
-        progress(Progress("end-capture", label, summary.size))
-        return summary, interrupted
-    try:
-        summary.md5_before, summary.sha256_before = before.digests()
-    except OSError as exc:
-        summary.error = summary.error or f"{label}: cannot read: {exc.strerror or exc}"
-    try:
-        summary.md5_after, summary.sha256_after = fingerprint(path)
-    except OSError as exc:
-        summary.error = summary.error or f"{label}: cannot re-read after processing: {exc}"
-    if (summary.md5_after, summary.sha256_after) != (summary.md5_before, summary.sha256_before):
-        summary.error = summary.error or f"{label}: the capture changed while it was processed"
+    with source:
+        summary.stat_before = source.before
+        summary.size, summary.mtime_ns = source.before[0], source.before[1]
+        progress(Progress("start-capture", label, summary.size))
+        try:
+            _pump(source, label, options, decoder, table, summary, progress, packet_filter, stop, shard)
+        except CaptureError as exc:
+            exc.path = label
+            summary.error = str(exc)
+        except Interrupted as exc:
+            summary.error = f"{label} ({exc}): interrupted before the end of the capture"
+            interrupted = True
+        except (ValueError, SinkError) as exc:
+            summary.error = f"{label}: {exc}"
+        if not shard.index and not interrupted:
+            try:
+                digests = source.finish()
+                summary.md5_before, summary.sha256_before = digests["md5"], digests["sha256"]
+            except OSError as exc:
+                summary.error = summary.error or f"{label}: cannot read: {exc.strerror or exc}"
+    if not shard.index:
+        _check_unchanged(path, label, options, summary)
     progress(Progress("end-capture", label, summary.size))
     return summary, interrupted
 
 
-def _pump(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,
+def _check_unchanged(path: str, label: str, options: Options, summary: InputSummary) -> None:
+    """The file's identity and times after the run against before; with --rehash-inputs also
+    a full second read. Any change is an error of this input."""
+    try:
+        summary.stat_after = identity(os.stat(path))
+    except OSError as exc:
+        summary.error = summary.error or f"{label}: cannot stat after processing: {exc.strerror or exc}"
+        return
+    changed = changes(summary.stat_before, summary.stat_after)
+    if changed:     # said even when reading failed too: the change may be why
+        summary.error = "; ".join(filter(None, (
+            summary.error, f"{label}: the capture changed while it was processed: {', '.join(changed)}")))
+    if options.rehash_inputs and summary.md5_before:
+        try:
+            digests = rehash(path)
+        except OSError as exc:
+            summary.error = summary.error or f"{label}: cannot re-read after processing: {exc.strerror or exc}"
+            return
+        summary.md5_after, summary.sha256_after = digests["md5"], digests["sha256"]
+        if (summary.md5_after, summary.sha256_after) != (summary.md5_before, summary.sha256_before):
+            summary.error = summary.error or f"{label}: the capture changed while it was processed (digests differ)"
+
+
+def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, table: FlowTable,
           summary: InputSummary, progress: Callable[[Progress], None],
           packet_filter: PacketFilter | None, stop: Callable[[], bool], shard: Shard) -> None:
     """The fast path where the capture allows it, then the per-packet loop for whatever is left."""
@@ -217,14 +194,17 @@ def _pump(path: str, label: str, options: Options, decoder: Decoder, table: Flow
     every = PROGRESS_EVERY
     packets = truncated = filtered = 0
     first_ts = last_ts = None
-    header = fast_header(path) if packet_filter is None and not expire else None
+    header = (fast_header(os.pread(source.fd, 65536, 0))
+              if packet_filter is None and not expire and summary.size >= FAST_MIN_BYTES else None)
     if header is not None:
+        from .fastpath.pump import FastPump     # numba loads only for captures worth it
+
         def window(done: int, position: int) -> None:
             progress(Progress("bytes", label, position))
             if stop():
                 raise Interrupted(f"record {done}")
 
-        fast = FastPump(path, header, decoder, table, window, shard)
+        fast = FastPump(source, header, decoder, table, window, shard)
         try:
             finished = fast.run()
         finally:
@@ -234,7 +214,8 @@ def _pump(path: str, label: str, options: Options, decoder: Decoder, table: Flow
             summary.format, summary.linktypes = header.format, (header.linktype,)
         if finished:
             return
-    with open_capture(path) as capture:
+    source.seek(0)
+    with open_capture(source.path, source) as capture:
         summary.format, summary.compression = capture.format, capture.compression
         records = iter(capture)
         for _ in range(packets):     # the fast path stopped at a record it leaves to the general reader

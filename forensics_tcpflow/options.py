@@ -32,4 +32,5 @@ class Options:
     merge: bool = False
     resume: bool = False
     quiet: bool = False
+    rehash_inputs: bool = False              # a second full read of every input after the run
     extra: dict[str, str] = field(default_factory=dict)

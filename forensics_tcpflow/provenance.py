@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 class InputSummary:
     """Provenance and counters of one input capture.
 
-    Hashes are taken before and after processing: evidence must not change
-    while we read it, and a reviewer should be able to see that it did not.
+    The digests ("before") are of the bytes read while processing; the file's
+    identity and times (size, mtime, ctime, inode, device) are taken before and
+    after, so a reviewer can see that nothing wrote it meanwhile. "after" digests
+    come from a second full read, only with --rehash-inputs.
     """
 
     path: str
@@ -21,6 +23,8 @@ class InputSummary:
     sha256_before: str = ""
     md5_after: str = ""
     sha256_after: str = ""
+    stat_before: tuple[int, ...] = ()      # capture.evidence.STAT_FIELDS
+    stat_after: tuple[int, ...] = ()
     format: str = ""                       # "pcap" | "pcapng" | "" when unrecognised
     compression: str = ""                  # "" | "gzip" | "bzip2" | "xz"
     linktypes: tuple[int, ...] = ()

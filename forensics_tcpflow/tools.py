@@ -19,7 +19,7 @@ verify_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 @validate_app.command(help="Validate a report against DFXML 2.0.0-beta.0 and the project's own schema.")
 def validate(ctx: typer.Context, report: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
     env: Environment = ctx.obj
-    problems = validate_report(report, xmlschema_max_bytes=None)
+    problems = validate_report(report, thorough=True)
     for problem in problems:
         env.stdout.write(f"{report}: {problem}\n")
     if not problems:

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.generate import FIN, SYN, WORKLOADS, generate  # noqa: E402
 from benchmarks.run import compare_outputs, ours_command, run_tcpflow, timed  # noqa: E402
 
-ONE_MB = {"bulk": 0.001, "small": 0.0033, "short": 0.0033, "split": 0.001}
+ONE_MB = {"bulk": 0.001, "small": 0.0033, "short": 0.0033, "split": 0.001,
+          "mix-bulk": 0.001, "mix-small": 0.0033, "mix-short": 0.003}
 
 
 def checksum(data: bytes) -> int:

@@ -58,7 +58,7 @@ def test_problems_match_the_check_of_a_finished_report(tmp_path, report_bytes):
     broken = (text[:start] + text[text.index("\n", start) + 1:]).encode()
     followed = follow_while_writing(tmp_path / "followed.xml", broken)
     (tmp_path / "finished.xml").write_bytes(broken)
-    finished = validate_report(tmp_path / "finished.xml", xmlschema_max_bytes=0)
+    finished = validate_report(tmp_path / "finished.xml", official_max_bytes=0)
     assert followed and [p.split(":", 1)[1] for p in followed] == [p.split(":", 1)[1] for p in finished]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from types import TracebackType
@@ -43,11 +44,14 @@ def detect_format(path: str | os.PathLike[str]) -> tuple[str, str] | None:
 class Capture:
     """An open capture; iterate it once for its records, in file order."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], source: io.RawIOBase | None = None) -> None:
+        """`source`: the file already opened (an EvidenceFile, which fingerprints what is read);
+        it stays open when the capture closes."""
         self.path = path = os.fspath(path)
         self.linktypes: set[int] = set()
+        self._source = source
         try:
-            self._raw: BinaryIO = open(path, "rb")
+            self._raw: BinaryIO = open(path, "rb") if source is None else io.BufferedReader(source, 1 << 20)
         except OSError as exc:
             raise CaptureError(path, f"cannot open: {exc.strerror or exc}") from exc
         try:
@@ -62,7 +66,7 @@ class Capture:
             self.format, reader_class = found
             self._records = reader_class(window, path, self.linktypes).records()
         except BaseException:
-            self._raw.close()
+            self.close()
             raise
 
     @property
@@ -74,7 +78,13 @@ class Capture:
         return self._records
 
     def close(self) -> None:
-        self._raw.close()
+        raw, self._raw = self._raw, None      # type: ignore[assignment]
+        if raw is None:
+            return
+        if self._source is not None:
+            raw.detach()               # type: ignore[attr-defined]  # the caller's file stays open
+        else:
+            raw.close()
 
     def __enter__(self) -> Capture:
         return self
@@ -84,6 +94,7 @@ class Capture:
         self.close()
 
 
-def open_capture(path: str | os.PathLike[str]) -> Capture:
-    """Open `path` read-only; raises CaptureError if it is not a capture we can read."""
-    return Capture(path)
+def open_capture(path: str | os.PathLike[str], source: io.RawIOBase | None = None) -> Capture:
+    """Open `path` read-only (or read the already open `source`); raises CaptureError if it is
+    not a capture we can read."""
+    return Capture(path, source)

@@ -1,4 +1,4 @@
-"""Feed a classic pcap to the flow table a window at a time.
+"""Feed a plain pcap or pcapng capture to the flow table a window at a time.
 
 The kernels split each window into runs; Python then touches each run once:
 a plain run of in-sequence data becomes one append to its direction, and
@@ -9,7 +9,6 @@ not decode) becomes segments for the general per-packet path, in file order.
 from __future__ import annotations
 
 import os
-import struct
 from typing import BinaryIO, Callable
 
 import numpy as np
@@ -19,94 +18,11 @@ from ..decode.decoder import Decoder
 from ..decode.segment import Segment
 from ..flow.table import FlowTable
 from . import kernels
+from .header import PcapHeader, PcapngHeader
 from .shard import Shard
 
 WINDOW_RECORDS = 1 << 14
 WINDOW_BYTES = 4 << 20
-LINKTYPES = {1, 12, 14, 101}           # Ethernet and raw IP
-_MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1000), b"\xa1\xb2\xc3\xd4": (">", 1000),
-    b"\x4d\x3c\xb2\xa1": ("<", 1), b"\xa1\xb2\x3c\x4d": (">", 1),
-}
-
-
-class PcapHeader:
-    """What the fast path needs from a classic pcap file header."""
-
-    __slots__ = ("big", "frac_ns", "snaplen", "linktype", "start")
-    format = "pcap"
-
-    def __init__(self, head: bytes) -> None:
-        order, self.frac_ns = _MAGICS[head[:4]]
-        self.big = order == ">"
-        self.snaplen, network = struct.unpack(order + "16xII", head[:24])
-        self.linktype = network & 0xFFFF
-        self.start = 24
-
-    def walk(self, arr: np.ndarray, filled: int, c: "_Columns") -> tuple[int, int, int]:
-        return kernels.walk(arr, 0, filled, self.big, self.frac_ns, self.snaplen,
-                            c.rec_off, c.data_off, c.caplen, c.origlen, c.ts_ns)
-
-
-class PcapngHeader:
-    """A pcapng file whose first section opens with one interface (the usual capture)."""
-
-    __slots__ = ("big", "frac_ns", "offset_ns", "linktype", "start")
-    format = "pcapng"
-
-    def __init__(self, big: bool, frac_ns: int, offset_ns: int, linktype: int, start: int) -> None:
-        self.big, self.frac_ns, self.offset_ns, self.linktype, self.start = big, frac_ns, offset_ns, linktype, start
-
-    def walk(self, arr: np.ndarray, filled: int, c: "_Columns") -> tuple[int, int, int]:
-        return kernels.walk_pcapng(arr, 0, filled, self.big, self.frac_ns, self.offset_ns,
-                                   c.rec_off, c.data_off, c.caplen, c.origlen, c.ts_ns)
-
-
-_BYTE_ORDERS = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
-
-
-def _pcapng_header(head: bytes) -> PcapngHeader | None:
-    """Section header then interface description, read here; anything less plain is the general reader's."""
-    order = _BYTE_ORDERS.get(head[8:12])
-    if order is None:
-        return None
-    (shb_len,) = struct.unpack_from(order + "I", head, 4)
-    if len(head) < shb_len + 16:
-        return None
-    idb_type, idb_len, linktype = struct.unpack_from(order + "IIH", head, shb_len)
-    if idb_type != 1 or len(head) < shb_len + idb_len:
-        return None
-    resolution, offset = 6, 0
-    pos, stop = shb_len + 16, shb_len + idb_len - 4
-    while pos + 4 <= stop:
-        code, length = struct.unpack_from(order + "HH", head, pos)
-        if code == 0:
-            break
-        if code == 9 and length == 1:
-            resolution = head[pos + 4]
-        elif code == 14 and length == 8:
-            (offset,) = struct.unpack_from(order + "q", head, pos + 4)
-        pos += 4 + (length + 3) // 4 * 4
-    if resolution & 0x80 or resolution > 9:
-        return None          # binary or sub-nanosecond resolution
-    return PcapngHeader(order == ">", 10 ** (9 - resolution), offset * 1_000_000_000, linktype,
-                        shb_len + idb_len)
-
-
-def fast_header(path: str) -> PcapHeader | PcapngHeader | None:
-    """How to walk this capture on the fast path: uncompressed pcap, or pcapng with one first
-    interface, with Ethernet or raw IP; None for everything else."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(65536)
-    except OSError:
-        return None
-    header: PcapHeader | PcapngHeader | None = None
-    if len(head) >= 24 and head[:4] in _MAGICS:
-        header = PcapHeader(head)
-    elif head[:4] == b"\x0a\x0d\x0d\x0a" and len(head) >= 28:
-        header = _pcapng_header(head)
-    return header if header is not None and header.linktype in LINKTYPES else None
 
 
 # Positions in a row of _rows(): fam, addr, ports, vlan, seq, ack, flags, poff, plen, ts, origlen, caplen,
@@ -152,9 +68,9 @@ def _address(family: int, hi: int, lo: int) -> bytes:
 class FastPump:
     """Runs one capture's records through kernels, table and decoder; counts what the summary needs."""
 
-    def __init__(self, path: str, header: PcapHeader, decoder: Decoder, table: FlowTable,
+    def __init__(self, source: BinaryIO, header: PcapHeader | PcapngHeader, decoder: Decoder, table: FlowTable,
                  on_window: Callable[[int, int], None], shard: Shard = Shard()) -> None:
-        self.path = path
+        self.source = source
         self.shard = shard
         self.add_decoded = shard.owned(table.add)      # what the general decoder makes of a record
         self.header = header
@@ -165,7 +81,7 @@ class FastPump:
         self.truncated = 0
         self.first_ts: int | None = None
         self.last_ts: int | None = None
-        size = os.path.getsize(path)
+        size = os.fstat(source.fileno()).st_size
         self.window_bytes = max(1 << 16, min(WINDOW_BYTES, size))
         self.cols = _Columns(min(WINDOW_RECORDS, size // 16 + 1))
 
@@ -173,25 +89,33 @@ class FastPump:
         """True when the whole file was read; False when the rest needs the general reader."""
         buf = bytearray(self.window_bytes + kernels.MAX_CAPLEN + 16)
         arr = np.frombuffer(buf, np.uint8)
-        with open(self.path, "rb") as f:
-            f.seek(self.header.start)
-            filled = 0
-            file_pos = self.header.start
-            eof = False
-            while True:
-                if not eof:
-                    got = _read_into(f, buf, filled)
-                    eof = got == 0
-                    filled += got
-                n, used, status = self.header.walk(arr, filled, self.cols)
-                if n:
-                    self._window(arr, buf, n, file_pos)
-                file_pos += used
-                self.on_window(self.packets, file_pos)
-                if status or (n == 0 and (eof or filled == len(buf))):
-                    return status == 0 and eof and used == filled
-                buf[:filled - used] = buf[used:filled]
-                filled -= used
+        f = self.source
+        f.seek(self.header.start)
+        filled = 0
+        file_pos = self.header.start
+        eof = False
+        while True:
+            if not eof:
+                got = _read_into(f, buf, filled)
+                eof = got == 0
+                filled += got
+            n, used, status = self._walk(arr, filled)
+            if n:
+                self._window(arr, buf, n, file_pos)
+            file_pos += used
+            self.on_window(self.packets, file_pos)
+            if status or (n == 0 and (eof or filled == len(buf))):
+                return status == 0 and eof and used == filled
+            buf[:filled - used] = buf[used:filled]
+            filled -= used
+
+    def _walk(self, arr: np.ndarray, filled: int) -> tuple[int, int, int]:
+        h, c = self.header, self.cols
+        if isinstance(h, PcapHeader):
+            return kernels.walk(arr, 0, filled, h.big, h.frac_ns, h.snaplen,
+                                c.rec_off, c.data_off, c.caplen, c.origlen, c.ts_ns)
+        return kernels.walk_pcapng(arr, 0, filled, h.big, h.frac_ns, h.offset_ns,
+                                   c.rec_off, c.data_off, c.caplen, c.origlen, c.ts_ns)
 
     def _window(self, arr: np.ndarray, buf: bytearray, n: int, file_pos: int) -> None:
         c = self.cols

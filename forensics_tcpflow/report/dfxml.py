@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Iterator
 
 from lxml import etree
 
+from forensics_tcpflow.capture.evidence import HASHES
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary, RunInfo
@@ -33,7 +34,7 @@ NSMAP = {None: DFXML_NS, "dc": DC_NS, "ftf": FTF_NS}
 
 _AF_FAMILY = {4: "2", 6: "10"}  # tcpflow writes the Linux AF_INET / AF_INET6 numbers
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_INPUT_HASHES = ("md5", "sha256")
+_INPUT_HASHES = HASHES
 
 
 def D(tag: str) -> str:
@@ -144,6 +145,12 @@ def _input_attrs(index: int, inp: InputSummary) -> dict[str, str]:
     return attrs
 
 
+def _stat_attrs(when: str, values: tuple[int, ...]) -> dict[str, str]:
+    size, mtime_ns, ctime_ns, inode, device = values
+    return {"when": when, "size": str(size), "mtime": iso_time(mtime_ns), "ctime": iso_time(ctime_ns),
+            "inode": str(inode), "device": str(device)}
+
+
 def _write_input(out: _XmlOut, index: int, inp: InputSummary) -> None:
     with out.element(F("input"), _input_attrs(index, inp)):
         for algorithm in _INPUT_HASHES:
@@ -152,6 +159,9 @@ def _write_input(out: _XmlOut, index: int, inp: InputSummary) -> None:
                 if digest := getattr(inp, f"{algorithm}_{when}"):
                     attrs[when] = digest
             out.leaf(F("hash"), None, attrs)
+        for when, values in (("before", inp.stat_before), ("after", inp.stat_after)):
+            if values:
+                out.leaf(F("stat"), None, _stat_attrs(when, values))
         for name in sorted(inp.counters):
             out.leaf(F("counter"), None, {"name": name, "value": str(inp.counters[name])})
         for datagram, offset, length, kept in inp.fragment_overlaps:
