@@ -24,7 +24,7 @@ from .flow.record import FlowRecord
 from .options import NS, Options
 from .provenance import InputSummary
 from .report.follow import Follower
-from .report.registry import LARGE_RUN_FLOWS, write_reports
+from .report.registry import is_large, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .runinfo import make_run_info
@@ -184,7 +184,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     if interrupted:
         env.warn("interrupted: every open flow was closed; continue the run with --resume")
         tally.warnings += 1
-    large = sum(len(spool) for _, spool in done.values()) >= LARGE_RUN_FLOWS
+    large = is_large(sum(len(spool) for _, spool in done.values()))
     settle = _Settle(journal, last, places, in_child=large)
     try:
         return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,

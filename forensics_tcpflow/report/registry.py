@@ -55,6 +55,12 @@ def register(cls: type) -> type:
 LARGE_RUN_FLOWS = 20_000     # from here on, helper processes save more than they cost to start
 
 
+def is_large(flows: int) -> bool:
+    """The one place that decides whether a run's reports get helper processes
+    (a sidecar writer, a follower that checks the report, a mover for the last files)."""
+    return flows >= LARGE_RUN_FLOWS
+
+
 class Check(Protocol):
     """Sees the formats this process writes: `begin` with their temporary paths as writing
     starts, `end` once they are complete (before any is put in place), `abandon` if it failed."""
@@ -125,7 +131,7 @@ def open_writer(name: str, context: ReportContext, report_path: Path) -> ReportW
 
 def _divide(names: list[str], flows: Iterable[FlowRecord]) -> tuple[list[str], list[str]]:
     """Formats for this process (DFXML, whose rusage and check belong here) and for a sidecar."""
-    if len(names) < 2 or not isinstance(flows, FlowSpool) or len(flows) < LARGE_RUN_FLOWS:
+    if len(names) < 2 or not isinstance(flows, FlowSpool) or not is_large(len(flows)):
         return names, []
     here = ["dfxml"] if "dfxml" in names else names[:1]
     return here, [name for name in names if name not in here]
