@@ -35,11 +35,12 @@ class SinkError(OSError):
 class DiskFlowFile:
     """A flow file with an append buffer and running digests."""
 
-    __slots__ = ("sink", "path", "fd", "buffer", "buffered", "flushed", "size",
+    __slots__ = ("sink", "budget", "path", "fd", "buffer", "buffered", "flushed", "size",
                  "hashers", "hashed", "stale", "keep", "hashing")
 
     def __init__(self, sink: "FileSink", path: str, hash_names: tuple[str, ...], keep: bool) -> None:
-        self.sink = sink                # its descriptors, buffer budget and hashing thread
+        self.sink = sink                # its descriptors and hashing thread
+        self.budget = sink.budget
         self.path = path
         self.fd = -1
         self.buffer: list[bytes] = []
@@ -57,7 +58,7 @@ class DiskFlowFile:
         if offset >= self.size:
             if offset > self.size:
                 self._append_zeros(offset - self.size)
-            self._append(data)
+            self.append(data.tobytes() if isinstance(data, memoryview) else data)   # a view would pin its buffer
             return
         self.stale = True
         self.flush()
@@ -65,20 +66,22 @@ class DiskFlowFile:
         self.size = max(self.size, offset + len(data))
         self.flushed = self.size
 
-    def _append(self, data: bytes) -> None:
-        if isinstance(data, memoryview):
-            data = data.tobytes()     # a view would keep the caller's whole window alive while queued
-        if not self.buffered and len(data) >= BUFFER_LIMIT:
-            self._hash(data)
-            self._pwrite(self.flushed, data)      # large in-order run: no copy into the buffer
-            self.flushed += len(data)
-            self.size += len(data)
-            return
+    def append(self, data: bytes) -> None:
+        """Bytes that continue the file: the hot path, one call per in-order segment."""
+        n = len(data)
+        budget = self.budget
+        if not self.buffered:
+            if n >= BUFFER_LIMIT:
+                self._hash(data)
+                self._pwrite(self.flushed, data)      # large in-order run: no copy into the buffer
+                self.flushed += n
+                self.size += n
+                return
+            budget.track(self)
         self.buffer.append(data)
-        self.buffered += len(data)
-        self.size += len(data)
-        budget = self.sink.budget
-        budget.add(self, len(data))
+        self.buffered += n
+        self.size += n
+        budget.total += n
         if self.buffered >= BUFFER_LIMIT:
             self.flush()
         elif budget.total > budget.limit:
@@ -100,7 +103,7 @@ class DiskFlowFile:
     def _append_zeros(self, count: int) -> None:
         while count:
             n = min(count, BUFFER_LIMIT)
-            self._append(_ZEROS[:n])
+            self.append(_ZEROS[:n])
             count -= n
 
     def prepend(self, count: int) -> None:
@@ -228,9 +231,9 @@ class BufferBudget:
         self.total = 0
         self.waiting: OrderedDict[int, DiskFlowFile] = OrderedDict()   # files with a buffer, oldest first
 
-    def add(self, f: DiskFlowFile, count: int) -> None:
-        self.total += count
-        self.waiting.setdefault(id(f), f)
+    def track(self, f: DiskFlowFile) -> None:
+        """`f` starts a buffer (the file adds its bytes to `total` itself: that is per segment)."""
+        self.waiting[id(f)] = f
 
     def remove(self, f: DiskFlowFile, count: int) -> None:
         """`f` wrote out its buffer of `count` bytes."""
