@@ -24,7 +24,7 @@ from ..capture import pcap, pcapng
 from ..capture.evidence import EvidenceFile
 from ..capture.record import Record
 from ..decode.decoder import Decoder
-from ..flow.table import FlowTable, count_packet
+from ..flow.table import FlowTable, Half, count_packet
 from .header import PcapHeader, PcapngHeader
 from .shard import Shard, shard_of_key
 
@@ -32,10 +32,10 @@ CHUNK = 8 << 20
 NS = 1_000_000_000
 MAX_BLOCK = 64 << 20
 
-_IP4 = struct.Struct("!BxH2xHxB2x4s4s")     # ver/ihl, total length, flags/offset, protocol, addresses
-_IP6 = struct.Struct("!IHB1x16s16s")        # ver/class/flow, payload length, next header, addresses
-_TCP = struct.Struct("!HHI4xBB")            # ports, seq, data offset, flags
-_VLAN_IDS: dict[int, tuple[int]] = {}      # one tuple per VLAN ID, shared by every key that carries it
+_IP4 = struct.Struct("!BxH2xHxB")          # ver/ihl, total length, flags/offset, protocol
+_IP6 = struct.Struct("!IHB")                # ver/class/flow, payload length, next header
+_TCP = struct.Struct("!4xI4xBB")            # seq, data offset, flags
+FOREIGN_LIMIT = 1 << 16                     # other workers' connections remembered at most
 
 GENERAL = 1        # _walk stopped at a block the general reader must see (another interface, section...)
 
@@ -53,6 +53,10 @@ class LeanPump:
         self.add = shard.owned(table.add)
         self.shard = shard
         self.ethernet = header.linktype == 1
+        # Directions by the packet's own address-and-port bytes (one slice, no tuple of parsed
+        # fields): the key a half had when it was last seen open; a closed one is stale.
+        self.fast: dict[bytes | tuple[bytes, int], Half] = {}
+        self.foreign: set[bytes | tuple[bytes, int]] = set()
         self.packets = 0
         self.truncated = 0
         self.first_ts: int | None = None
@@ -63,7 +67,7 @@ class LeanPump:
         (every record before that point is done; the general reader skips `packets` records)."""
         source = self.source
         source.seek(self.header.start)
-        self.halves, self.capture = self.table.halves, self.table.capture     # fixed while this capture is read
+        self.capture = self.table.capture     # fixed while this capture is read
         walk = self._walk_pcap if isinstance(self.header, PcapHeader) else self._walk_pcapng
         buf, pos, base = b"", 0, self.header.start
         while True:
@@ -75,6 +79,8 @@ class LeanPump:
                 buf = buf + chunk if buf else chunk
             status, pos = walk(buf, base)
             self.on_window(self.packets, base + pos)
+            if len(self.fast) > 2 * len(self.table.halves) + 4096:
+                self.fast = {key: half for key, half in self.fast.items() if not half.closed}
             if status == GENERAL:
                 return False
             if not chunk:
@@ -157,7 +163,7 @@ class LeanPump:
     # -- one packet ------------------------------------------------------------------------
     def _packet(self, buf: bytes, d: int, e: int, caplen: int, origlen: int, ts: int, frame: int,
                 offset: int) -> None:
-        vlans: tuple[int, ...] = ()
+        vid = -1
         if self.ethernet:
             if e - d < 14:
                 return self._general(buf, d, e, caplen, origlen, ts, frame, offset)
@@ -165,53 +171,78 @@ class LeanPump:
             l3 = d + 14
             if etype == 0x8100 and e - l3 >= 4:
                 vid = ((buf[l3] & 0x0F) << 8) | buf[l3 + 1]
-                vlans = _VLAN_IDS.get(vid) or _VLAN_IDS.setdefault(vid, (vid,))
                 etype = (buf[l3 + 2] << 8) | buf[l3 + 3]
                 l3 += 4
         else:
             l3 = d
             etype = 0x0800 if e > d and buf[d] >> 4 == 4 else 0x86DD
         if etype == 0x0800 and e - l3 >= 20:
-            vhl, total, frag, proto, src, dst = _IP4.unpack_from(buf, l3)
-            ihl = (vhl & 0x0F) << 2
+            vhl, total, frag, proto = _IP4.unpack_from(buf, l3)
             ip_end = l3 + total
-            if vhl >> 4 != 4 or ihl < 20 or proto != 6 or frag & 0x3FFF or total < ihl or ip_end > e:
+            if vhl != 0x45 or proto != 6 or frag & 0x3FFF or total < 20 or ip_end > e:   # options: general
                 return self._general(buf, d, e, caplen, origlen, ts, frame, offset)
-            t = l3 + ihl
+            t = l3 + 20
+            fkey = buf[l3 + 12:l3 + 24]          # addresses then ports, contiguous
         elif etype == 0x86DD and e - l3 >= 40:
-            vtf, plen, nh, src, dst = _IP6.unpack_from(buf, l3)
+            vtf, plen, nh = _IP6.unpack_from(buf, l3)
             ip_end = l3 + 40 + plen
             if vtf >> 28 != 6 or nh != 6 or not plen or ip_end > e:
                 return self._general(buf, d, e, caplen, origlen, ts, frame, offset)
             t = l3 + 40
+            fkey = buf[l3 + 8:l3 + 44]
         else:
             return self._general(buf, d, e, caplen, origlen, ts, frame, offset)
         if ip_end - t < 20:
             return self._general(buf, d, e, caplen, origlen, ts, frame, offset)
-        sport, dport, seq, doff, flags = _TCP.unpack_from(buf, t)
+        seq, doff, flags = _TCP.unpack_from(buf, t)
         p = t + ((doff >> 4) << 2)
         if p < t + 20 or p > ip_end:
             return self._general(buf, d, e, caplen, origlen, ts, frame, offset)
-        half = self.halves.get((src, dst, sport, dport, vlans))
-        if half is None or flags & 0x07 or half.capture is not self.capture:
-            if half is None and self.shard.count > 1 and shard_of_key(
-                    4 if etype == 0x0800 else 6, src, dst, sport, dport, vlans, self.shard.count) != self.shard.index:
-                return None        # another worker's connection
-            return self._general(buf, d, e, caplen, origlen, ts, frame, offset)
+        if vid >= 0:
+            fkey = (fkey, vid)
+        half = self.fast.get(fkey)
+        if half is None or half.closed or flags & 0x07 or half.capture is not self.capture:
+            if half is None and self.shard.count > 1 and self._foreign(fkey, buf, l3, t, vid, etype == 0x0800):
+                return None
+            return self._general(buf, d, e, caplen, origlen, ts, frame, offset, fkey)
         if p == ip_end:            # a pure ACK: counted, nothing else changes
             count_packet(half, origlen, caplen, ts, frame)
             return None
         if seq != half.fast_seq:
-            return self._general(buf, d, e, caplen, origlen, ts, frame, offset)
+            return self._general(buf, d, e, caplen, origlen, ts, frame, offset, fkey)
         count_packet(half, origlen, caplen, ts, frame)
         half.fast_seq = (seq + ip_end - p) & 0xFFFFFFFF
         half.stream.append(buf[p:ip_end])
         return None
 
     def _general(self, buf: bytes, d: int, e: int, caplen: int, origlen: int, ts: int, frame: int,
-                 offset: int) -> None:
-        """The record as the general reader would hand it over, through decoder and flow table."""
-        refresh = self.table.refresh
-        for seg in self.decoder.decode(Record(frame, self.header.linktype, ts, caplen, origlen, buf[d:e], offset)):
+                 offset: int, fkey: bytes | tuple[bytes, int] | None = None) -> None:
+        """The record as the general reader would hand it over, through decoder and flow table;
+        then its direction is known to the fast path by `fkey` (the packet's address bytes)."""
+        table = self.table
+        segments = self.decoder.decode(Record(frame, self.header.linktype, ts, caplen, origlen, buf[d:e], offset))
+        for seg in segments:
             self.add(seg)
-            refresh((seg.src, seg.dst, seg.sport, seg.dport, seg.vlans))
+            key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans)
+            table.refresh(key)
+            if fkey is not None:
+                half = table.halves.get(key)
+                if half is None:
+                    self.fast.pop(fkey, None)
+                else:
+                    self.fast[fkey] = half
+
+    def _foreign(self, fkey: bytes | tuple[bytes, int], buf: bytes, l3: int, t: int, vid: int, v4: bool) -> bool:
+        """Whether another worker owns this connection (remembered: half the packets ask, with -j 2)."""
+        if fkey in self.foreign:
+            return True
+        family, (src, dst) = (4, (buf[l3 + 12:l3 + 16], buf[l3 + 16:l3 + 20])) if v4 else \
+            (6, (buf[l3 + 8:l3 + 24], buf[l3 + 24:l3 + 40]))
+        sport, dport = (buf[t] << 8) | buf[t + 1], (buf[t + 2] << 8) | buf[t + 3]
+        shard = self.shard
+        if shard_of_key(family, src, dst, sport, dport, (vid,) if vid >= 0 else (), shard.count) == shard.index:
+            return False
+        if len(self.foreign) >= FOREIGN_LIMIT:
+            self.foreign.clear()
+        self.foreign.add(fkey)
+        return True
