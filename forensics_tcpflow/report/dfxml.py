@@ -23,6 +23,7 @@ from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
+from forensics_tcpflow.report.bodies import byte_run_attributes
 from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
 from forensics_tcpflow.report.registry import ReportContext, register
 
@@ -47,6 +48,7 @@ def F(tag: str) -> str:
 
 _INDENT = tuple("\n" + "  " * depth for depth in range(4))
 _FILEOBJECT, _FILENAME, _FILESIZE, _HASHDIGEST = D("fileobject"), D("filename"), D("filesize"), D("hashdigest")
+_BYTE_RUNS, _BYTE_RUN = D("byte_runs"), D("byte_run")
 _FLOW, _HOLE, _TRUNCATED, _OVERLAP, _SOURCE = F("flow"), F("hole"), F("truncated"), F("overlap"), F("source")
 
 
@@ -339,6 +341,8 @@ class DfxmlWriter(AtomicWriter):
             xf.write(_INDENT[2])
             with xf.element(_FILESIZE):
                 xf.write(str(rec.filesize))
+            if bodies := ctx.scans.bodies.get(rec.filename):
+                self._byte_runs(rec, bodies)
             if name:
                 for algorithm in sorted(rec.hashes):
                     xf.write(_INDENT[2])
@@ -353,6 +357,18 @@ class DfxmlWriter(AtomicWriter):
                             pass
                     xf.write(_INDENT[2])
             xf.write(_INDENT[1])
+
+    def _byte_runs(self, rec: FlowRecord, bodies: list) -> None:
+        """tcpflow's place for the bodies cut out of a flow; DFXML allows no fileobject inside a
+        byte_run, so the body file's facts are ftf attributes of the run (see the schema)."""
+        xf = self._xf
+        xf.write(_INDENT[2])
+        with xf.element(_BYTE_RUNS):
+            for body in bodies:
+                xf.write(_INDENT[3])
+                with xf.element(_BYTE_RUN, _clean(byte_run_attributes(rec, body, self._context, FTF_NS))):
+                    pass
+            xf.write(_INDENT[2])
 
     def _trailer(self) -> None:
         xml = self._xml

@@ -1,1 +1,2 @@
-"""placeholder"""
+"""netviz"""
+PICTURES = ("report.pdf", "report.png")
