@@ -67,22 +67,36 @@ class BodyWriter:
         self._raw_in += len(data)
 
     def _inflate_all(self, data: bytes) -> None:
+        assert self._inflate is not None
+        saved = (self._inflate.copy(), self._md5.copy(), self._sha256.copy(), self._size)
+        try:
+            self._inflate_steps(data)
+        except zlib.error as exc:
+            # zlib drops a failing call's output: rewind to the piece's start, replay it a byte at a time
+            self._inflate, self._md5, self._sha256, self._size = saved
+            self._fh.seek(self._size)
+            self._fh.truncate()
+            try:
+                for index in range(len(data)):
+                    self._inflate_steps(data[index:index + 1])
+            except zlib.error:
+                pass
+            self.problem = f"corrupt {self._coding} stream after {self._raw_in} encoded bytes ({exc}); kept what decoded"
+
+    def _inflate_steps(self, data: bytes) -> None:
         inflate = self._inflate
         assert inflate is not None
-        try:
-            while data:
-                out = inflate.decompress(data, OUT_CHUNK)
-                self._emit(out)
-                data = inflate.unconsumed_tail
-                if inflate.eof:
-                    rest = inflate.unused_data
-                    if rest.strip(b"\0\r\n") and self._coding != "deflate":   # another gzip member
-                        self._inflate = inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                        data = rest + data
-                    else:
-                        return
-        except zlib.error as exc:
-            self.problem = f"corrupt {self._coding} stream after {self._raw_in} encoded bytes ({exc}); kept what decoded"
+        while data:
+            out = inflate.decompress(data, OUT_CHUNK)
+            self._emit(out)
+            data = inflate.unconsumed_tail
+            if inflate.eof:
+                rest = inflate.unused_data
+                if rest.strip(b"\0\r\n") and self._coding != "deflate":   # another gzip member
+                    self._inflate = inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    data = rest + data
+                else:
+                    return
 
     def _emit(self, data: bytes) -> None:
         if data:
