@@ -96,6 +96,20 @@ def _bars(ax: Any, counter: Counter, title: str, unit: str) -> None:
     ax.tick_params(labelsize=7)
 
 
+def _log_histogram(ax: Any, values: Any, title: str, unit: str) -> None:
+    import numpy as np
+    positive = values[values > 0]
+    if len(values):
+        low = positive.min() if len(positive) else 1.0
+        high = max(positive.max() if len(positive) else 1.0, low * 10)
+        ax.hist(np.maximum(values, low), bins=np.geomspace(low, high, 21), color="#55a868")
+        ax.set_xscale("log")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(unit, fontsize=8)
+    ax.set_ylabel("flow directions", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
 def draw(tallies: Tallies, ctx: ScanContext) -> Any:
     """The page as a matplotlib Figure (the tests read its texts)."""
     from matplotlib.figure import Figure
@@ -115,7 +129,7 @@ def draw(tallies: Tallies, ctx: ScanContext) -> Any:
              ha="center", fontsize=8)
     fig.text(0.5, 0.94, f"packets: {packets_in}   TCP flow directions: {tallies.flows}   TCP packets: {tallies.packets}"
              f"   wire bytes: {tallies.wire_bytes}   bytes in flow files: {tallies.file_bytes}", ha="center", fontsize=8)
-    fig.text(0.5, 0.925, f"transports (packets): {transports}   other/undecodable packets: {undecodable}",
+    fig.text(0.5, 0.925, f"transports (packets): {transports}, not in a TCP flow {max(0, packets_in - tallies.packets)}",
              ha="center", fontsize=8)
     fig.text(0.5, 0.905, f"evidence: holes: {tallies.holes} ({tallies.hole_bytes} bytes)   overlaps: {tallies.overlaps}"
              f"   snaplen-cut packets: {snaplen_cut}   undecodable packets: {undecodable}",
@@ -143,17 +157,10 @@ def draw(tallies: Tallies, ctx: ScanContext) -> Any:
     _bars(fig.add_subplot(grid[2, 1]), tallies.dst, "top destination addresses", "wire bytes")
     _bars(fig.add_subplot(grid[3, 0]), tallies.sport, "top source ports", "wire bytes")
     _bars(fig.add_subplot(grid[3, 1]), tallies.dport, "top destination ports", "wire bytes")
-    for position, data, title, unit in ((grid[4, 0], tallies.sizes, "flow sizes", "log2(stream bytes + 1)"),
+    for position, data, title, unit in ((grid[4, 0], tallies.sizes, "flow sizes", "stream bytes (log scale)"),
                                         (grid[4, 1], [d / NS for d in tallies.durations_ns], "flow durations",
-                                         "log2(seconds + 1)")):
-        ax = fig.add_subplot(position)
-        values = np.asarray(data, dtype=np.float64)
-        if len(values):
-            ax.hist(np.log2(np.maximum(values, 1e-6) + 1), bins=20, color="#55a868")
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel(unit, fontsize=8)
-        ax.set_ylabel("flow directions", fontsize=8)
-        ax.tick_params(labelsize=7)
+                                         "seconds (log scale; 0 shown at the smallest bin)")):
+        _log_histogram(fig.add_subplot(position), np.asarray(data, dtype=np.float64), title, unit)
     return fig
 
 
