@@ -26,7 +26,7 @@ RESPONSE_TAG, REQUEST_TAG = "HTTPBODY", "HTTPREQBODY"
 _REQUEST_LINE = re.compile(rb"[A-Z][A-Z_-]{1,19} [^ \r\n]+ HTTP/1\.[0-9]\r?\n")
 _NO_BODY_STATUS = (204, 304)
 
-Key = tuple[str, int, int]
+Key = tuple[object, ...]
 
 
 @dataclass(slots=True)
@@ -265,7 +265,9 @@ class HttpScanner:
             return
         side = _side(self._ctx.outdir / rec.filename)
         if side:
-            self._waiting.setdefault((rec.capture, rec.connection_id, rec.connection_index), {})[side] = rec
+            ends = tuple(sorted(((rec.src, rec.sport), (rec.dst, rec.dport))))   # ids are per capture shard
+            key = (rec.capture, rec.connection_id, rec.connection_index, rec.vlans, ends)
+            self._waiting.setdefault(key, {})[side] = rec
 
     def finish(self, results: ScanResults) -> None:
         for sides in self._waiting.values():
