@@ -25,13 +25,14 @@ def _totals(report: Path) -> tuple[dict[str, str], dict[str, str]]:
     return (doc.find(f".//{{{FTF_NS}}}input_totals").attrib, doc.find(f".//{{{FTF_NS}}}flow_totals").attrib)
 
 
-def test_page_shows_the_report_totals(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_minus_a_writes_bodies_and_a_page_with_the_report_totals(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_extra("matplotlib", "netviz")
     drawn: list[Any] = []
     real = netviz.draw
     monkeypatch.setattr(netviz, "draw", lambda *args: drawn.append(real(*args)) or drawn[-1])
     out = tmp_path / "o"
-    assert run_cli("-q", "-e", "netviz", "-r", str(CORPUS / GAP), "-o", str(out)) == ExitStatus.OK
+    assert run_cli("-q", "-a", "-r", str(CORPUS / GAP), "-o", str(out)) == ExitStatus.OK
+    assert len(list(out.glob("*-HTTPBODY-*"))) == 3
     inputs, flows = _totals(out / "report.xml")
     fig, = drawn
     texts = " | ".join(t.get_text() for t in fig.texts) + fig.get_suptitle()

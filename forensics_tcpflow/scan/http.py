@@ -252,31 +252,39 @@ def _side(path: Path) -> str:
 
 @register
 class HttpScanner:
-    """Pairs the two directions of each HTTP connection and extracts their bodies."""
+    """Pairs the two directions of each HTTP connection and extracts their bodies as soon as both
+    have gone by (a direction without its partner waits for the end), so few flows are held."""
 
     name: ClassVar[str] = "http"
 
     def __init__(self, ctx: ScanContext) -> None:
         self._ctx = ctx
         self._waiting: dict[Key, dict[str, FlowRecord]] = {}
+        self._found = ScanResults()
 
     def add(self, rec: FlowRecord) -> None:
         if not rec.filename or not rec.filesize:
             return
         side = _side(self._ctx.outdir / rec.filename)
-        if side:
-            ends = tuple(sorted(((rec.src, rec.sport), (rec.dst, rec.dport))))   # ids are per capture shard
-            key = (rec.capture, rec.connection_id, rec.connection_index, rec.vlans, ends)
-            self._waiting.setdefault(key, {})[side] = rec
+        if not side:
+            return
+        ends = tuple(sorted(((rec.src, rec.sport), (rec.dst, rec.dport))))   # ids are per capture shard
+        key = (rec.capture, rec.connection_id, rec.connection_index, rec.vlans, ends)
+        sides = self._waiting.setdefault(key, {})
+        sides[side] = rec
+        if len(sides) == 2:
+            self._extract(self._waiting.pop(key))
+
+    def _extract(self, sides: dict[str, FlowRecord]) -> None:
+        try:
+            requests = _requests(self._ctx, sides["request"], self._found) if "request" in sides else []
+            if "response" in sides:
+                _responses(self._ctx, sides["response"], requests, self._found)
+        except OSError as exc:
+            self._ctx.log(f"forensics-tcpflow: error: http: {exc.filename}: {exc.strerror};"
+                          " bodies of this connection after that point are missing")
 
     def finish(self, results: ScanResults) -> None:
         for sides in self._waiting.values():
-            try:
-                requests = _requests(self._ctx, sides["request"], results) if "request" in sides else []
-                if "response" in sides:
-                    _responses(self._ctx, sides["response"], requests, results)
-            except OSError as exc:
-                self._ctx.log(f"forensics-tcpflow: error: http: {exc.filename}: {exc.strerror};"
-                              " bodies of this connection after that point are missing")
-        for name in [name for name, found in results.bodies.items() if not found]:
-            del results.bodies[name]
+            self._extract(sides)
+        results.bodies.update((name, found) for name, found in self._found.bodies.items() if found)
