@@ -23,6 +23,7 @@ from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
+from forensics_tcpflow.report.bodies import byte_run_attributes
 from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
 from forensics_tcpflow.report.registry import ReportContext, register
 
@@ -97,7 +98,7 @@ class _XmlOut:
     def element(self, tag: str, attrs: dict[str, str] | None = None,
                 nsmap: dict[str | None, str] | None = None) -> Iterator[None]:
         self._indent()
-        with self._xf.element(tag, _clean(attrs), nsmap=nsmap):
+        with self._xf.element(tag, _safe(attrs), nsmap=nsmap):
             self._had_children.append(False)
             yield
             if self._had_children.pop():
@@ -105,12 +106,12 @@ class _XmlOut:
 
     def leaf(self, tag: str, text: str | None = None, attrs: dict[str, str] | None = None) -> None:
         self._indent()
-        with self._xf.element(tag, _clean(attrs)):
+        with self._xf.element(tag, _safe(attrs)):
             if text:
                 self._xf.write(xml_safe(text))
 
 
-def _clean(attrs: dict[str, str] | None) -> dict[str, str]:
+def _safe(attrs: dict[str, str] | None) -> dict[str, str]:
     return {name: xml_safe(value) for name, value in (attrs or {}).items()}
 
 
@@ -351,6 +352,11 @@ class DfxmlWriter(AtomicWriter):
         if name:
             parts.append(f"\n    <filename>{_text(xml_safe(name))}</filename>")
         parts.append(f"\n    <filesize>{rec.filesize}</filesize>")
+        if bodies := ctx.scans.bodies.get(rec.filename):
+            parts.append("\n    <byte_runs>")
+            parts.extend(f"\n      <byte_run {_attributes(_safe(byte_run_attributes(rec, body, ctx)))}></byte_run>"
+                         for body in bodies)
+            parts.append("\n    </byte_runs>")
         if name:
             parts.extend(f'\n    <hashdigest type="{algorithm}">{rec.hashes[algorithm]}</hashdigest>'
                          for algorithm in sorted(rec.hashes))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ClassVar, Iterable, Protocol
 
@@ -11,6 +11,7 @@ from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary, RunInfo
 from forensics_tcpflow.report.sidecar import Sidecar
 from forensics_tcpflow.report.spool import FlowSpool
+from forensics_tcpflow.scan.registry import ScanResults
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class ReportContext:
     inputs: list[InputSummary]
     options: Options
     report_dir: Path
+    scans: ScanResults = field(default_factory=ScanResults)   # what the scanners found (bodies)
 
 
 class ReportWriter(Protocol):
@@ -75,7 +77,7 @@ class Check(Protocol):
 def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummary],
                   flows: Iterable[FlowRecord], options: Options, report_path: Path,
                   count: Callable[[Iterable[FlowRecord]], Iterable[FlowRecord]] = iter,
-                  check: Check | None = None) -> list[Path]:
+                  check: Check | None = None, scans: ScanResults | None = None) -> list[Path]:
     """Write each requested format; return the committed paths in request order.
 
     `count` sees every flow on its way to this process's writers; `check` sees the
@@ -89,7 +91,7 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
     unknown = [name for name in names if name not in WRITERS]
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; known: {', '.join(sorted(WRITERS))}")
-    context = ReportContext(run, list(inputs), options, report_path.parent)
+    context = ReportContext(run, list(inputs), options, report_path.parent, scans or ScanResults())
     here, beside = _divide(names, flows)
     writers: list[ReportWriter] = []
     sidecar: Sidecar | None = None
