@@ -5,9 +5,11 @@ is parsed down to TCP with precompiled structs (Ethernet with at most one 802.1Q
 tag, or raw IP; IPv4 without fragmentation, IPv6 without extension headers).
 A packet of an open direction that needs no judgement is applied in place: a
 pure ACK is counted, in-order data with nothing pending is appended where the
-flow table said it may be (`FlowTable.refresh`). Every other record goes through
-the general decoder and flow table exactly as the general reader hands it over,
-so the output is the same by construction (tests/test_pump.py holds both to it).
+flow table said it may be (`FlowTable.refresh`). Any other plain TCP packet
+becomes the segment the decoder would make of it, for the flow table to judge;
+every other record (tunnels, fragments, options, anything odd) goes through the
+general decoder exactly as the general reader hands it over. So the output is
+the same by construction (tests/test_pump.py holds both paths to it).
 
 Measured on interleaved traffic (thousands of connections, one or two packets
 each per megabyte) this beats the numba kernels it replaced: they grouped
@@ -24,6 +26,7 @@ from ..capture import pcap, pcapng
 from ..capture.evidence import EvidenceFile
 from ..capture.record import Record
 from ..decode.decoder import Decoder
+from ..decode.segment import Segment
 from ..flow.table import FlowTable, Half, count_packet
 from .header import PcapHeader, PcapngHeader
 from .shard import Shard, shard_of_key
@@ -35,6 +38,7 @@ MAX_BLOCK = 64 << 20
 _IP4 = struct.Struct("!BxH2xHxB")          # ver/ihl, total length, flags/offset, protocol
 _IP6 = struct.Struct("!IHB")                # ver/class/flow, payload length, next header
 _TCP = struct.Struct("!4xI4xBB")            # seq, data offset, flags
+_PORTS_ACK = struct.Struct("!HHII")         # ports, seq, ack
 FOREIGN_LIMIT = 1 << 16                     # other workers' connections remembered at most
 
 GENERAL = 1        # _walk stopped at a block the general reader must see (another interface, section...)
@@ -204,33 +208,44 @@ class LeanPump:
         if half is None or half.closed or flags & 0x07 or half.capture is not self.capture:
             if half is None and self.shard.count > 1 and self._foreign(fkey, buf, l3, t, vid, etype == 0x0800):
                 return None
-            return self._general(buf, d, e, caplen, origlen, ts, frame, offset, fkey)
+            return self._judged(buf, d, l3, t, p, ip_end, seq, flags, vid, etype == 0x0800, caplen, origlen, ts,
+                                frame, fkey)
         if p == ip_end:            # a pure ACK: counted, nothing else changes
             count_packet(half, origlen, caplen, ts, frame)
             return None
         if seq != half.fast_seq:
-            return self._general(buf, d, e, caplen, origlen, ts, frame, offset, fkey)
+            return self._judged(buf, d, l3, t, p, ip_end, seq, flags, vid, etype == 0x0800, caplen, origlen, ts,
+                                frame, fkey)
         count_packet(half, origlen, caplen, ts, frame)
         half.fast_seq = (seq + ip_end - p) & 0xFFFFFFFF
         half.stream.append(buf[p:ip_end])
         return None
 
     def _general(self, buf: bytes, d: int, e: int, caplen: int, origlen: int, ts: int, frame: int,
-                 offset: int, fkey: bytes | tuple[bytes, int] | None = None) -> None:
-        """The record as the general reader would hand it over, through decoder and flow table;
-        then its direction is known to the fast path by `fkey` (the packet's address bytes)."""
-        table = self.table
-        segments = self.decoder.decode(Record(frame, self.header.linktype, ts, caplen, origlen, buf[d:e], offset))
-        for seg in segments:
+                 offset: int) -> None:
+        """A record the fast path does not parse, as the general reader would hand it over."""
+        for seg in self.decoder.decode(Record(frame, self.header.linktype, ts, caplen, origlen, buf[d:e], offset)):
             self.add(seg)
-            key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans)
-            table.refresh(key)
-            if fkey is not None:
-                half = table.halves.get(key)
-                if half is None:
-                    self.fast.pop(fkey, None)
-                else:
-                    self.fast[fkey] = half
+            self.table.refresh((seg.src, seg.dst, seg.sport, seg.dport, seg.vlans))
+
+    def _judged(self, buf: bytes, d: int, l3: int, t: int, p: int, ip_end: int, seq: int, flags: int, vid: int,
+                v4: bool, caplen: int, origlen: int, ts: int, frame: int, fkey: bytes | tuple[bytes, int]) -> None:
+        """A plain TCP packet that needs the flow table's judgement: the segment the decoder would
+        make of it (built here, the headers are parsed already); then its direction is known to the
+        fast path by `fkey` (the packet's address-and-port bytes)."""
+        src, dst = (buf[l3 + 12:l3 + 16], buf[l3 + 16:l3 + 20]) if v4 else (buf[l3 + 8:l3 + 24], buf[l3 + 24:l3 + 40])
+        sport, dport, _, ack = _PORTS_ACK.unpack_from(buf, t)
+        macs = (buf[d + 6:d + 12], buf[d:d + 6]) if self.ethernet else (None, None)
+        vlans = (vid,) if vid >= 0 else ()
+        self.add(Segment(4 if v4 else 6, src, dst, sport, dport, seq, ack, flags, buf[p:ip_end], frame, ts, vlans,
+                         macs[0], macs[1], wire_len=origlen, cap_len=caplen))
+        key = (src, dst, sport, dport, vlans)
+        self.table.refresh(key)
+        half = self.table.halves.get(key)
+        if half is None:
+            self.fast.pop(fkey, None)
+        else:
+            self.fast[fkey] = half
 
     def _foreign(self, fkey: bytes | tuple[bytes, int], buf: bytes, l3: int, t: int, vid: int, v4: bool) -> bool:
         """Whether another worker owns this connection (remembered: half the packets ask, with -j 2)."""
