@@ -48,6 +48,7 @@ def printable_address(family: int, packed: bytes) -> str:
     return str(ipaddress.IPv4Address(packed) if family == 4 else ipaddress.IPv6Address(packed))
 
 
+@lru_cache(maxsize=4096)     # a capture has few MACs (the gateway's is in every flow)
 def format_mac(mac: bytes | None) -> str:
     return mac.hex(":") if mac else ""
 

@@ -18,14 +18,18 @@ def flow_to_dict(rec: FlowRecord) -> dict[str, Any]:
     return {name: getattr(rec, name) for name in FLOW_FIELDS}
 
 
-@lru_cache(maxsize=1024)     # every format writes the same flow's times in turn
 def iso_time(ns: int) -> str:
     """UTC xs:dateTime with all nine fractional digits, computed in integers (a float loses nanoseconds)."""
     seconds, frac = divmod(ns, _NS)
+    return f"{_second_text(seconds)}.{frac:09d}Z"
+
+
+@lru_cache(maxsize=4096)     # flows start and end in the same seconds by the thousand
+def _second_text(seconds: int) -> str:
     days, secs = divmod(seconds, 86400)
     year, month, day = _civil(days)
     hour, rest = divmod(secs, 3600)
-    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}.{frac:09d}Z"
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 def _civil(days: int) -> tuple[int, int, int]:
