@@ -57,6 +57,7 @@ class LeanPump:
         self.add = shard.owned(table.add)
         self.shard = shard
         self.ethernet = header.linktype == 1
+        self.capture = table.capture       # the capture being read (table.begin_capture ran)
         # Directions by the packet's own address-and-port bytes (one slice, no tuple of parsed
         # fields): the key a half had when it was last seen open; a closed one is stale.
         self.fast: dict[bytes | tuple[bytes, int], Half] = {}
@@ -71,7 +72,6 @@ class LeanPump:
         (every record before that point is done; the general reader skips `packets` records)."""
         source = self.source
         source.seek(self.header.start)
-        self.capture = self.table.capture     # fixed while this capture is read
         walk = self._walk_pcap if isinstance(self.header, PcapHeader) else self._walk_pcapng
         buf, pos, base = b"", 0, self.header.start
         while True:
