@@ -2,7 +2,9 @@
 
 A connection lives from its first segment until both directions finished (FIN
 with every byte before it), a RST, port reuse, an idle timeout or the end of
-input; then it leaves memory. Its `FlowRecord`s linger a few seconds of capture
+input; then it leaves memory. After a RST it stays open for the linger time:
+segments still in flight that continue a direction where it stood are its bytes
+(a new SYN with another ISN, or a jump beyond -m, still starts a new cN). Its `FlowRecord`s linger a few seconds of capture
 time, so the late ACKs and retransmitted FINs that follow every close still
 count as its packets; after that a bounded memory of closed directions absorbs
 stragglers, so they do not open empty ghost connections.
@@ -22,7 +24,7 @@ from .reassembly import HOLE, TRUNCATED, Direction, signed32
 from .record import FlowRecord
 
 RECENT_LIMIT = 16384
-LINGER_NS = 4 * NS          # capture time a closed connection keeps counting late segments
+LINGER_NS = 4 * NS          # capture time a closed or reset connection keeps taking late segments
 LINGER_LIMIT = 4096         # ... and at most this many directions (memory stays flat)
 
 Key = tuple[bytes, bytes, int, int, tuple[int, ...]]
@@ -63,7 +65,7 @@ class Half:
 
 
 class Connection:
-    __slots__ = ("id", "family", "halves", "community_id", "last_ts", "finished_halves")
+    __slots__ = ("id", "family", "halves", "community_id", "last_ts", "finished_halves", "reset_ns")
 
     def __init__(self, cid: int, seg: Segment) -> None:
         self.id = cid
@@ -72,6 +74,7 @@ class Connection:
         self.finished_halves: list[Half] = []     # replaced after a sequence jump
         self.community_id = community_id(seg.family, seg.src, seg.dst, seg.sport, seg.dport)
         self.last_ts = seg.ts_ns
+        self.reset_ns: int | None = None          # capture time of its first RST
 
 
 class FlowTable:
@@ -89,6 +92,7 @@ class FlowTable:
         self.connections: OrderedDict[int, Connection] = OrderedDict()
         self.recent: OrderedDict[Key, int] = OrderedDict()   # key -> sequence number past the end
         self.lingering: OrderedDict[Key, tuple[FlowRecord, int, int]] = OrderedDict()  # record, end, closed at
+        self.resetting: OrderedDict[int, Connection] = OrderedDict()   # reset, still taking in-flight data
         self.counters: Counter[str] = Counter()
         self.frame_base = 0
         self.now = 0
@@ -101,6 +105,8 @@ class FlowTable:
         self.now = seg.ts_ns
         if self.lingering and next(iter(self.lingering.values()))[2] < self.now - LINGER_NS:
             self._release(self.now - LINGER_NS)
+        if self.resetting:
+            self._expire_resets()
         half = self.halves.get(key)
         if half is not None and (flags & TH_SYN) and self._is_new_syn(half, seg):
             self._finish_connection(half.conn, "port-reuse")
@@ -144,8 +150,9 @@ class FlowTable:
             stream.fin(seg.seq + (1 if flags & TH_SYN else 0), len(seg.payload) + seg.missing)
         if flags & TH_RST:
             half.close_reason = "rst"
-            self._finish_connection(conn, "rst")
-            return
+            if conn.reset_ns is None:
+                conn.reset_ns = self.now
+                self.resetting[conn.id] = conn
         if stream.finished:
             self._close_half(half, "fin")
             if all(h.closed for h in conn.halves.values()) and len(conn.halves) == 2:
@@ -167,7 +174,7 @@ class FlowTable:
         when any of them would need judgement (the caller then falls back).
         """
         half = self.halves.get(key)
-        if half is None or half.closed or half.capture is not self.capture:
+        if half is None or half.closed or half.capture is not self.capture or half.conn.reset_ns is not None:
             return False
         stream = half.stream
         if (not stream.isn_known or stream.pending or stream.fin_seq is not None
@@ -307,7 +314,19 @@ class FlowTable:
             half.size, half.hashes = half.stream.file.close(half.first_ts)
             half.stream.file = None
 
+    def _expire_resets(self) -> None:
+        """Connections reset longer ago than the linger time take no more data."""
+        limit = self.now - LINGER_NS
+        while self.resetting:
+            conn = next(iter(self.resetting.values()))
+            if conn.reset_ns >= limit:   # type: ignore[operator]
+                break
+            self._finish_connection(conn, "rst")
+
     def _finish_connection(self, conn: Connection, reason: str) -> None:
+        if conn.reset_ns is not None:
+            self.resetting.pop(conn.id, None)
+            reason = "rst"
         for half in conn.finished_halves:
             self.emit(self._record(half))
         for half in list(conn.halves.values()):
