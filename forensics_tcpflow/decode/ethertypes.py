@@ -56,10 +56,12 @@ def ethernet(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
 def llc(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     """802.2 LLC; only SNAP carries an ethertype (by hand: dpkt's LLC parses the payload we
     decode ourselves). Any OUI: 000000 is RFC 1042, 0000F8 bridge tunnelling, both a type."""
-    if end - off < LLC_SNAP:
+    if end - off < len(SNAP_HEADER):
         return dec.fail("truncated-header")
     if buf[off:off + 3] != SNAP_HEADER:
-        return dec.skip("llc:not-snap")
+        return dec.skip("llc:not-snap")      # e.g. spanning tree
+    if end - off < LLC_SNAP:
+        return dec.fail("truncated-header")
     return ethertype(dec, _U16.unpack_from(buf, off + 6)[0], buf, off + LLC_SNAP, end)
 
 

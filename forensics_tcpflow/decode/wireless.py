@@ -91,7 +91,7 @@ def _amsdu(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
         if start + length > end:
             return dec.fail("truncated-header") if segment is None else segment
         segment = llc(dec, buf, start, start + length)
-        off = start + ((length + 3) & ~3)
+        off += (AMSDU_SUBFRAME + length + 3) & ~3
     return segment
 
 
