@@ -36,7 +36,7 @@ class Half:
     __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
                  "packets", "caplen_short", "reassembled", "wire_bytes", "captured_bytes", "mac_src", "mac_dst", "role",
                  "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason",
-                 "capture", "span_first", "spans")
+                 "capture", "span_first", "spans", "facts")
 
     def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
         self.conn = conn
@@ -62,6 +62,7 @@ class Half:
         self.capture = ""                          # the capture of the latest packet (--merge)
         self.span_first = seg.frame                # first frame of this direction in that capture
         self.spans: list[tuple[str, int, int]] = []  # earlier captures: (capture, first frame, last frame)
+        self.facts = seg.facts                     # link-layer facts of its first packet (pflog, NFLOG)
 
 
 class Connection:
@@ -401,4 +402,5 @@ class FlowTable:
             wire_bytes=half.wire_bytes, captured_bytes=half.captured_bytes,
             holes=s.ranges(HOLE), truncated=s.ranges(TRUNCATED), overlaps=list(s.overlaps),
             sources=[*half.spans, (half.capture, half.span_first, half.last_frame)] if half.spans else [],
+            link_facts=half.facts or {},
         )
