@@ -183,13 +183,17 @@ def test_data_in_flight_after_rst_continues_its_direction(tmp_path):
     assert len(w.records) == 2
 
 
-def test_data_long_after_rst_is_a_new_connection(tmp_path):
-    w = Wire(tmp_path)
+@pytest.mark.parametrize("pause, seq", [
+    (10, 1004),                # ten seconds later: the reset connection no longer lingers
+    (0, 1004 + 50_000),        # a jump beyond -m
+])
+def test_data_long_after_rst_or_far_away_is_a_new_file(tmp_path, pause, seq):
+    w = Wire(tmp_path, max_seek=1000)
     handshake(w)
     w.c(1001, b"abc")
     w.s(5001, flags=RST | ACK)
-    w.frame += 10              # ten seconds later: the reset connection no longer lingers
-    w.c(1004, b"def")
+    w.frame += pause
+    w.c(seq, b"def")
     w.close()
     assert w.read(CLIENT) == b"abc" and w.read(CLIENT + "c1") == b"def"
 
@@ -206,16 +210,6 @@ def test_new_syn_after_rst_starts_a_new_connection(tmp_path):
     assert w.read(CLIENT) == b"old" and w.read(CLIENT + "c1") == b"new"
     assert w.read(SERVER) == b"reply"      # the server's first file: at its new ISN's offsets, no zeros
     assert recs[CLIENT].close_reason == "rst" and recs[CLIENT + "c1"].connection_index == 1
-
-
-def test_jump_beyond_max_seek_after_rst_starts_a_new_file(tmp_path):
-    w = Wire(tmp_path, max_seek=1000)
-    handshake(w)
-    w.c(1001, b"abc")
-    w.s(5001, flags=RST | ACK)
-    w.c(1001 + 50_000, b"far")
-    w.close()
-    assert w.read(CLIENT) == b"abc" and w.read(CLIENT + "c1") == b"far"
 
 
 def test_fin_retransmitted_after_data_retransmissions(tmp_path):
