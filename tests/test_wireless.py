@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import dpkt
 import pytest
+from lxml import etree
 
 from forensics_tcpflow.capture.record import Record
+from forensics_tcpflow.cli import main
 from forensics_tcpflow.decode.decoder import Decoder
+from forensics_tcpflow.environment import Environment
+from forensics_tcpflow.report.dfxml import FTF_NS
 
 SRC, DST = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
 SA, DA, AP, RA = (bytes.fromhex(h) for h in ("02000000000a", "02000000000b", "0200000000ff", "0200000000ee"))
@@ -121,3 +126,11 @@ def test_ppi_bad_fcs_flag_and_other_link_types():
     assert segs == [] and dec.stats.counters["802.11:bad-fcs"] == 1
     [seg], _ = decode(192, struct.pack("<BBHI", 0, 0, 8, 1) + DA + SA + b"\x08\x00" + ip())
     assert seg.payload == b"payload"
+
+
+def test_report_counts_protected_and_bad_fcs_frames_per_capture(tmp_path):
+    sample = Path(__file__).resolve().parents[1] / "sample_pcaps" / "wifi-radiotap.pcap"
+    assert main([str(sample), "-o", str(tmp_path)], Environment(log=lambda line: None)) == 0
+    counters = {c.get("name"): c.get("value") for c in etree.parse(str(tmp_path / "report.xml")).xpath(
+        "//f:counter", namespaces={"f": FTF_NS})}
+    assert counters["802.11:protected"] == "1" and counters["802.11:bad-fcs"] == "1"

@@ -146,6 +146,7 @@ def cisco_hdlc(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
 
 
 def ppp_protocol(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
+    """By hand: two bytes on the PPPoE/PPTP/L2TP path, and dpkt's PPP parses the payload too."""
     if off >= end:
         return dec.fail("truncated-header")
     if buf[off] & 1:                    # protocol field compressed to one byte

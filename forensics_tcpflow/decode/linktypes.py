@@ -100,7 +100,9 @@ def nflog(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
         if kind == NFULA_PAYLOAD:
             payload = (off + 4, off + length)
         elif kind == NFULA_PREFIX:
-            dec.facts["nflog_prefix"] = buf[off + 4:off + length].split(b"\0", 1)[0].decode("utf-8", "replace")
+            prefix = buf[off + 4:off + length].split(b"\0", 1)[0]
+            if prefix:
+                dec.facts["nflog_prefix"] = prefix.decode("utf-8", "replace")
         off += (length + 3) & ~3
     if payload is None:
         return dec.skip("nflog:no-payload")

@@ -10,9 +10,6 @@ import struct
 import zlib
 from typing import TYPE_CHECKING
 
-import dpkt
-import dpkt.radiotap
-
 from .dispatch import LINKTYPES, register
 from .ethertypes import llc
 from .segment import Segment
@@ -109,13 +106,16 @@ def _checked(dec: Decoder, buf: bytes, off: int, end: int, fcs: bool, bad: bool)
 @register(LINKTYPES, 127)
 def radiotap(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     """dpkt reads the radiotap fields (alignment, extended bitmaps); given the header alone,
-    it does not go on to parse the 802.11 frame its own way."""
+    it does not go on to parse the 802.11 frame its own way. Imported here: only radiotap
+    captures pay for loading dpkt."""
+    from dpkt import Error, radiotap as layout
+
     length = _LE16.unpack_from(buf, off + 2)[0]
     if off + length > end:
         return dec.fail("truncated-header")
     try:
-        header = dpkt.radiotap.Radiotap(buf[off:off + length])
-    except dpkt.Error:
+        header = layout.Radiotap(buf[off:off + length])
+    except Error:
         return dec.fail("bad-radiotap-header")
     flags = header.flags.val if header.flags_present else 0
     return _checked(dec, buf, off + length, end, bool(flags & RADIOTAP_FLAGS_FCS),
