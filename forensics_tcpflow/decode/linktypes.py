@@ -35,10 +35,11 @@ register(LINKTYPES, 12, 14, 101)(raw_ip)
 
 
 def _family(dec: Decoder, family: int, buf: bytes, off: int, end: int) -> Segment | None:
+    """The packet at `off`, by its address family."""
     handler = ADDRESS_FAMILIES.get(family)
     if handler is None:
         return dec.skip(f"af:{family}")
-    return handler(dec, buf, off + AF_HEADER, end)
+    return handler(dec, buf, off, end)
 
 
 @register(LINKTYPES, 0)
@@ -49,14 +50,14 @@ def bsd_null(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     family = _AF_LE.unpack_from(buf, off)[0]
     if family > 0xFFFF:
         family = _AF_BE.unpack_from(buf, off)[0]
-    return _family(dec, family, buf, off, end)
+    return _family(dec, family, buf, off + AF_HEADER, end)
 
 
 @register(LINKTYPES, 108)
 def bsd_loop(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     if end - off < AF_HEADER:
         return dec.fail("truncated-header")
-    return _family(dec, _AF_BE.unpack_from(buf, off)[0], buf, off, end)
+    return _family(dec, _AF_BE.unpack_from(buf, off)[0], buf, off + AF_HEADER, end)
 
 
 @register(LINKTYPES, 113)
@@ -89,7 +90,7 @@ def nflog(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
         return dec.fail("truncated-header")
     family = buf[off]
     off += NFLOG_HEADER
-    # Types are small: read as little-endian a big-endian type has its low byte zero.
+    # Types are below 256, so a big-endian type read as little-endian is 256 or more.
     tlv = _TLV_LE if end - off < 4 or _TLV_LE.unpack_from(buf, off)[1] & NFLOG_TYPE_MASK < 0x100 else _TLV_BE
     payload = None
     while end - off >= 4:
@@ -106,13 +107,13 @@ def nflog(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
         off += (length + 3) & ~3
     if payload is None:
         return dec.skip("nflog:no-payload")
-    return _family(dec, family, buf, payload[0] - AF_HEADER, payload[1])
+    return _family(dec, family, buf, *payload)
 
 
 # ARCNET protocol IDs: RFC 1201 framing adds split flag and sequence number, RFC 1051 does not.
 ARCNET_LINUX_HEADER = 4               # source, destination, 2-byte offset
-ARCNET_RFC1051 = frozenset((0xF0, 0xF1))        # IP, ARP
-ARCNET_RFC1201: dict[int, LayerHandler] = {0xD4: ipv4, 0xC4: ipv6}
+ARCNET_RFC1051: dict[int, LayerHandler] = {0xF0: ipv4}             # 0xF1 is ARP
+ARCNET_RFC1201: dict[int, LayerHandler] = {0xD4: ipv4, 0xC4: ipv6}  # 0xD5 is ARP
 ARCNET_EXCEPTION = 0xFF               # RFC 1201 exception packet: flag, 2 pad bytes, protocol again
 ARCNET_SPLIT = 3                      # split flag, sequence number
 
@@ -122,16 +123,15 @@ def arcnet_linux(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None
     """By hand: dpkt has no ARCNET."""
     off += ARCNET_LINUX_HEADER
     proto = buf[off]
-    if proto == 0xF0:
-        return ipv4(dec, buf, off + 1, end)
-    if proto in ARCNET_RFC1051:
-        return dec.skip(f"arcnet:0x{proto:02x}")
     off += 1
-    if buf[off] == ARCNET_EXCEPTION:
-        off += 4
+    handler = ARCNET_RFC1051.get(proto)
+    if handler is not None:
+        return handler(dec, buf, off, end)
     handler = ARCNET_RFC1201.get(proto)
     if handler is None:
         return dec.skip(f"arcnet:0x{proto:02x}")
+    if buf[off] == ARCNET_EXCEPTION:
+        off += 4
     if buf[off]:
         return dec.skip("arcnet:split")      # a fragment of a split packet: not reassembled
     return handler(dec, buf, off + ARCNET_SPLIT, end)
@@ -195,4 +195,4 @@ def pflog(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     dec.facts["pflog_action"] = PFLOG_ACTIONS[action] if action < len(PFLOG_ACTIONS) else str(action)
     dec.facts["pflog_direction"] = (PFLOG_DIRECTIONS[direction] if direction < len(PFLOG_DIRECTIONS)
                                     else str(direction))
-    return _family(dec, family, buf, off + ((length + 3) & ~3) - AF_HEADER, end)
+    return _family(dec, family, buf, off + ((length + 3) & ~3), end)
