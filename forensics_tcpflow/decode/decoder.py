@@ -68,8 +68,6 @@ class Decoder:
         self.tunnelled = self.reassembled = False
         if self.facts:
             self.facts = {}
-        if self.extra:
-            self.extra = []
         handler = LINKTYPES.get(record.linktype)
         if handler is None:
             self.fail(f"linktype:{record.linktype}")
@@ -79,17 +77,23 @@ class Decoder:
             segment = handler(self, data, 0, len(data))
         except (struct.error, IndexError):
             self.fail("truncated-header")
+            self.extra = []           # an A-MSDU cut short: its earlier subframes go too
             return []
         except RecursionError:
             self.fail("nesting-too-deep")
+            self.extra = []
             return []
         if self.extra:
-            segments = self.extra + [segment] if segment is not None else self.extra
-            self.extra = []
-        elif segment is None:
+            return self._several(segment, record)
+        if segment is None:
             return []
-        else:
-            segments = [segment]
+        segment.wire_len, segment.cap_len = record.origlen, record.caplen
+        return [segment]
+
+    def _several(self, last: Segment | None, record: Record) -> list[Segment]:
+        """The segments of a frame that held several packets, in frame order."""
+        segments = self.extra + [last] if last is not None else self.extra
+        self.extra = []
         for seg in segments:
             seg.wire_len, seg.cap_len = record.origlen, record.caplen
         return segments

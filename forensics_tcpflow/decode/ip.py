@@ -158,6 +158,8 @@ def tcp(dec: Decoder, buf: bytes, off: int, end: int, dend: int, family: int,
         missing = dend - start
     if missing:
         dec.counters["truncated"] += 1
-    return Segment(family, src, dst, sport, dport, seq, ack, flags, payload, dec.frame,
-                   dec.ts_ns, dec.vlans, dec.mac_src, dec.mac_dst, missing, dec.reassembled,
-                   facts=dec.facts or None)
+    segment = Segment(family, src, dst, sport, dport, seq, ack, flags, payload, dec.frame,
+                      dec.ts_ns, dec.vlans, dec.mac_src, dec.mac_dst, missing, dec.reassembled)
+    if dec.facts:
+        segment.facts = dec.facts
+    return segment
