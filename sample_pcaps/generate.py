@@ -32,6 +32,9 @@ packed here with struct so every byte is visible.
   teredo.pcap       Teredo (UDP 3544) carrying IPv6, server packets behind an origin indication,
                     the first behind an authentication header too.
   erspan3.pcap      ERSPAN type III (GRE 0x22EB) with the platform subheader, mirroring Ethernet.
+  rst-inflight.pcap the server resets while the client's request is still arriving: the client's
+                    next segment continues its stream (same file); 5 s later, past the linger
+                    time, its last segment starts a new c1 file.
 
 Usage: python sample_pcaps/generate.py [OUTDIR]   (default: this directory)
 """
@@ -393,6 +396,16 @@ def erspan3_pcap() -> bytes:
     return pcap_bytes(LINKTYPE_ETHERNET, timed(conversation(link).http()))
 
 
+def rst_inflight_pcap() -> bytes:
+    RST = dpkt.tcp.TH_RST
+    conv = conversation(ethernet(ETH_IPV4))
+    frames = conv.handshake() + [conv.packet(True, PSH | ACK, REQUEST[:40]), conv.packet(False, ACK),
+                                 conv.packet(False, RST | ACK),
+                                 conv.packet(True, PSH | ACK, REQUEST[40:]), conv.packet(False, RST)]
+    late = [conv.packet(True, PSH | ACK, b"after the linger time\r\n")]
+    return pcap_bytes(LINKTYPE_ETHERNET, timed(frames) + timed(late, BASE_NS + 5 * NS))
+
+
 def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0)
 
@@ -413,6 +426,7 @@ SAMPLES: dict[str, Callable[[], bytes]] = {
     "ayiya.pcap": ayiya_pcap,
     "teredo.pcap": teredo_pcap,
     "erspan3.pcap": erspan3_pcap,
+    "rst-inflight.pcap": rst_inflight_pcap,
 }
 
 
