@@ -232,6 +232,16 @@ def _report_errors(env: Environment, summaries: list[InputSummary]) -> None:
             env.error(summary.error)
 
 
+def _warn_unknown_links(env: Environment, summaries: list[InputSummary], tally: Tally) -> None:
+    """The report counts packets of a link type we cannot read; say it on stderr too, so none are lost unseen."""
+    for summary in summaries:
+        for name, count in summary.counters.items():
+            if name.startswith("linktype:"):
+                env.warn(f"{summary.path}: {count} packets of unsupported link type {name.split(':', 1)[1]}"
+                         " were not decoded")
+                tally.warnings += 1
+
+
 def _size(path: str) -> int:
     try:
         return os.stat(path).st_size
@@ -243,6 +253,7 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
             done: dict[int, tuple[list[InputSummary], FlowSpool]], interrupted: bool, tally: Tally,
             journal: Journal, gate: "_ReportGate") -> ExitStatus:
     summaries = merge_shards([summary for index in sorted(done) for summary in done[index][0]])
+    _warn_unknown_links(env, summaries, tally)
     processed = {summary.path for summary in summaries}
     not_done = [(path, "not processed: the run was interrupted")
                 for job in jobs for path, _ in job.captures if path not in processed]

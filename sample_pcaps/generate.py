@@ -20,6 +20,21 @@ packed here with struct so every byte is visible.
   multi-if.pcapng   two interfaces with different link types: Ethernet (usec timestamps) and raw
                     IP (LINKTYPE_RAW 101, if_tsresol 9 = nanoseconds), one HTTP flow on each,
                     interleaved in time.
+  wifi-radiotap.pcap  802.11 behind radiotap (127): QoS data to and from the AP, client frames with
+                    the FCS-at-end flag, the response as a 2-subframe A-MSDU, one protected frame and
+                    one frame with a wrong FCS (both counted, never decoded).
+  wifi-prism.pcap   802.11 behind a Prism header (119): plain data frames, the server's in the
+                    4-address (to-DS and from-DS) form.
+  wifi-ppi.pcap     802.11 behind PPI (192) with an 802.11-common field saying the FCS is present.
+  pflog.pcap        OpenBSD pflog (117): rule 7, action pass, direction in.
+  l2tp.pcap         L2TPv2 data messages (UDP 1701, length and sequence fields) carrying PPP.
+  ayiya.pcap        AYIYA (UDP 5072, 16-byte identity, 20-byte signature) carrying IPv6.
+  teredo.pcap       Teredo (UDP 3544) carrying IPv6, server packets behind an origin indication,
+                    the first behind an authentication header too.
+  erspan3.pcap      ERSPAN type III (GRE 0x22EB) with the platform subheader, mirroring Ethernet.
+  rst-inflight.pcap the server resets while the client's request is still arriving: the client's
+                    next segment continues its stream (same file); 5 s later, past the linger
+                    time, its last segment starts a new c1 file.
 
 Usage: python sample_pcaps/generate.py [OUTDIR]   (default: this directory)
 """
@@ -28,6 +43,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -257,6 +273,139 @@ def multi_if_pcapng() -> bytes:
     return pcapng_bytes([(LINKTYPE_ETHERNET, 6), (LINKTYPE_RAW, 9)], packets)
 
 
+def outer_udp(port: int, wrap: Callable[[bytes, bool], bytes]) -> Callable[[bytes, bool], bytes]:
+    """A tunnel over Ethernet/IPv4/UDP between two fixed endpoints; `wrap` puts its header on a packet."""
+    ends = {True: (v4("192.0.2.1"), v4("192.0.2.2")), False: (v4("192.0.2.2"), v4("192.0.2.1"))}
+    link = ethernet(ETH_IPV4)
+
+    def frame(packet: bytes, from_client: bool) -> bytes:
+        body = wrap(packet, from_client)
+        udp = struct.pack("!HHHH", 40000 if from_client else port, port if from_client else 40000,
+                          8 + len(body), 0) + body
+        src, dst = ends[from_client]
+        return link(bytes(dpkt.ip.IP(src=src, dst=dst, p=17, ttl=64, data=udp)), from_client)
+    return frame
+
+
+SNAP_IPV4 = b"\xaa\xaa\x03\x00\x00\x00\x08\x00"
+MAC_AP = bytes.fromhex("020000000099")
+QOS_DATA, DATA = 0x88, 0x08
+
+
+def wlan(packet: bytes, from_client: bool, subtype: int = QOS_DATA, wds: bool = False,
+         flags: int = 0) -> bytes:
+    """An 802.11 data frame: client to the AP (to-DS), AP to client (from-DS), or WDS (both)."""
+    if wds:
+        addrs, ds = MAC_AP + MAC_AP + (MAC_CLIENT if from_client else MAC_SERVER), 0x03
+        addrs += MAC_SERVER if from_client else MAC_CLIENT
+        addrs = addrs[:18] + b"\0\0" + addrs[18:]
+    elif from_client:
+        addrs, ds = MAC_AP + MAC_CLIENT + MAC_SERVER + b"\0\0", 0x01
+    else:
+        addrs, ds = MAC_CLIENT + MAC_AP + MAC_SERVER + b"\0\0", 0x02
+    qos = b"\0\0" if subtype == QOS_DATA else b""
+    if flags & 0x80:          # the A-MSDU bit lives in the QoS control field
+        qos, flags = b"\x80\0", flags & ~0x80
+    return bytes([subtype, ds | flags]) + b"\0\0" + addrs + qos + packet
+
+
+def fcs(frame: bytes) -> bytes:
+    return frame + struct.pack("<I", zlib.crc32(frame))
+
+
+def radiotap(with_fcs: bool) -> bytes:
+    """Version 0, 9-byte header with one field: the flags (0x10: the frame ends in its FCS)."""
+    return struct.pack("<BxHIB", 0, 9, 0x02, 0x10 if with_fcs else 0)
+
+
+def wifi_radiotap_pcap() -> bytes:
+    def link(packet: bytes, from_client: bool) -> bytes:
+        frame = wlan(SNAP_IPV4 + packet, from_client)
+        return radiotap(from_client) + (fcs(frame) if from_client else frame)
+
+    conv = conversation(link)
+    frames = conv.handshake() + [conv.packet(True, PSH | ACK, REQUEST), conv.packet(False, ACK)]
+    half = len(RESPONSE) // 2
+    subframes = b""
+    for part in (RESPONSE[:half], RESPONSE[half:]):
+        body = SNAP_IPV4 + conv.ip(False, conv.segment(False, PSH | ACK, part))
+        subframes += MAC_CLIENT + MAC_SERVER + struct.pack("!H", len(body)) + body
+        subframes += b"\0" * (-len(subframes) % 4)
+    frames.append(radiotap(False) + wlan(subframes, False, flags=0x80))
+    frames.append(radiotap(False) + wlan(b"\x01" * 40, False, flags=0x40))              # protected
+    bad = wlan(SNAP_IPV4 + conv.ip(True, conv.segment(True, PSH | ACK, b"NOT THIS", rel=0)), True)
+    frames.append(radiotap(True) + bad + b"\xde\xad\xbe\xef")                              # wrong FCS
+    frames += [conv.packet(True, ACK)] + conv.close()
+    return pcap_bytes(127, timed(frames))
+
+
+def wifi_prism_pcap() -> bytes:
+    header = struct.pack("<II16s", 0x41, 144, b"wlan0") + bytes(120)
+    conv = conversation(lambda packet, c: header + wlan(SNAP_IPV4 + packet, c, DATA, wds=not c))
+    return pcap_bytes(119, timed(conv.http()))
+
+
+def wifi_ppi_pcap() -> bytes:
+    common = struct.pack("<HHQHHHHBBbb", 2, 20, 0, 0x0001, 0, 2412, 0x00A0, 0, 0, -40, -90)   # FCS present
+    header = struct.pack("<BBHI", 0, 0, 8 + len(common), 105) + common
+    conv = conversation(lambda packet, c: header + fcs(wlan(SNAP_IPV4 + packet, c)))
+    return pcap_bytes(192, timed(conv.http()))
+
+
+def pflog_pcap() -> bytes:
+    header = struct.pack("!BBBB16s16sIIIIIIB3x", 61, 2, 0, 0, b"em0", b"", 7, 0xFFFFFFFF, 0, 0, 0, 0, 1)
+    conv = conversation(lambda packet, _: header + packet)
+    return pcap_bytes(117, timed(conv.http()))
+
+
+def l2tp_pcap() -> bytes:
+    def wrap(packet: bytes, _: bool) -> bytes:    # L and S bits, version 2; tunnel 7, session 9
+        return struct.pack("!HHHHHH", 0x4802, 16 + len(packet), 7, 9, 0, 0) + b"\xff\x03\x00\x21" + packet
+    return pcap_bytes(LINKTYPE_ETHERNET, timed(conversation(outer_udp(1701, wrap)).http()))
+
+
+def ayiya_pcap() -> bytes:
+    def wrap(packet: bytes, _: bool) -> bytes:    # identity 2^4 bytes, signature 5 words, forward, IPv6
+        return struct.pack("!BBBBI", 0x41, 0x52, 0x11, 41, 1_700_000_000) + bytes(16) + bytes(20) + packet
+    return pcap_bytes(LINKTYPE_ETHERNET, timed(conversation(outer_udp(5072, wrap), family=6).http()))
+
+
+def teredo_pcap() -> bytes:
+    first = [True]
+
+    def wrap(packet: bytes, from_client: bool) -> bytes:
+        if from_client:
+            return packet
+        origin = struct.pack("!HH4s", 0, 40000 ^ 0xFFFF, bytes(b ^ 0xFF for b in v4("192.0.2.1")))
+        if first:
+            first.clear()
+            origin = struct.pack("!HBB", 1, 0, 0) + bytes(8) + b"\0" + origin    # authentication first
+        return origin + packet
+    return pcap_bytes(LINKTYPE_ETHERNET, timed(conversation(outer_udp(3544, wrap), family=6).http()))
+
+
+def erspan3_pcap() -> bytes:
+    inner = ethernet(ETH_IPV4)
+    outer = ethernet(ETH_IPV4)
+    sequence = iter(range(1, 1000))
+
+    def link(packet: bytes, from_client: bool) -> bytes:
+        erspan = struct.pack("!HHIHH", (2 << 12) | 10, 1, 123456, 0, 0x0001) + struct.pack("!II", 0x08000001, 0)
+        gre = struct.pack("!HHI", 0x1000, 0x22EB, next(sequence)) + erspan + inner(packet, from_client)
+        return outer(bytes(dpkt.ip.IP(src=v4("192.0.2.1"), dst=v4("192.0.2.9"), p=47, ttl=64, data=gre)), True)
+    return pcap_bytes(LINKTYPE_ETHERNET, timed(conversation(link).http()))
+
+
+def rst_inflight_pcap() -> bytes:
+    RST = dpkt.tcp.TH_RST
+    conv = conversation(ethernet(ETH_IPV4))
+    frames = conv.handshake() + [conv.packet(True, PSH | ACK, REQUEST[:40]), conv.packet(False, ACK),
+                                 conv.packet(False, RST | ACK),
+                                 conv.packet(True, PSH | ACK, REQUEST[40:]), conv.packet(False, RST)]
+    late = [conv.packet(True, PSH | ACK, b"after the linger time\r\n")]
+    return pcap_bytes(LINKTYPE_ETHERNET, timed(frames) + timed(late, BASE_NS + 5 * NS))
+
+
 def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=9, mtime=0)
 
@@ -269,6 +418,15 @@ SAMPLES: dict[str, Callable[[], bytes]] = {
     "reorder.pcap": reorder_pcap,
     "fragments.pcap": fragments_pcap,
     "multi-if.pcapng": multi_if_pcapng,
+    "wifi-radiotap.pcap": wifi_radiotap_pcap,
+    "wifi-prism.pcap": wifi_prism_pcap,
+    "wifi-ppi.pcap": wifi_ppi_pcap,
+    "pflog.pcap": pflog_pcap,
+    "l2tp.pcap": l2tp_pcap,
+    "ayiya.pcap": ayiya_pcap,
+    "teredo.pcap": teredo_pcap,
+    "erspan3.pcap": erspan3_pcap,
+    "rst-inflight.pcap": rst_inflight_pcap,
 }
 
 

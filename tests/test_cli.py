@@ -238,3 +238,29 @@ def test_help_and_version_load_no_pipeline(argv: list[str]) -> None:
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "forensics_tcpflow.cli" in imported
     assert not imported & {"forensics_tcpflow.core", "forensics_tcpflow.engine", "lxml.etree", "xmlschema", "numba"}
+
+
+def test_unknown_link_type_is_warned_and_counted(tmp_path: Path) -> None:
+    import struct
+    (tmp_path / "in").mkdir()
+    capture = tmp_path / "in" / "tokenring.pcap"
+    capture.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 147)
+                        + struct.pack("<IIII", 1, 0, 4, 4) + b"abcd")
+    lines: list[str] = []
+    assert run_cli(str(capture), "-o", str(tmp_path / "out"), env=Environment(log=lines.append)) == ExitStatus.OK
+    text = "\n".join(lines)
+    assert "1 packets of unsupported link type 147 were not decoded" in text and "warnings: 1" in text
+    [inp] = _inputs(tmp_path / "out" / "report.xml").values()
+    assert inp.get("undecodable_packets") == "1"
+
+
+def test_pflog_facts_in_every_report(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "sample_pcaps" / "pflog.pcap"
+    assert run_cli(str(sample), "-o", str(tmp_path)) == ExitStatus.OK
+    facts = {"pflog_action": "pass", "pflog_direction": "in", "pflog_rule": "7"}
+    flows = etree.parse(str(tmp_path / "report.xml")).xpath("//f:flow", namespaces={"f": FTF_NS})
+    assert len(flows) == 2 and all({k: f.get(k) for k in facts} == facts for f in flows)
+    assert validate_report(tmp_path / "report.xml") == []
+    rows = [json.loads(line) for line in (tmp_path / "flows.jsonl").read_text().splitlines()]
+    assert [row["link_facts"] for row in rows] == [facts, facts]
+    assert '"{""pflog_action"": ""pass""' in (tmp_path / "flows.csv").read_text()

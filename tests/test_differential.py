@@ -280,6 +280,21 @@ def test_capture_matches_oracles(capture_name: str | None, tmp_path: Path) -> No
     assert not problems, f"{capture_name} (rc {rc}, compare {compare}):\n  " + "\n  ".join(problems)
 
 
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_pcaps"
+# Our own samples of layers no corpus capture has (sample_pcaps/generate.py): tshark alone is the oracle.
+LAYER_SAMPLES = ("wifi-radiotap.pcap", "wifi-prism.pcap", "wifi-ppi.pcap", "pflog.pcap", "l2tp.pcap",
+                 "ayiya.pcap", "teredo.pcap", "erspan3.pcap")
+
+
+@pytest.mark.parametrize("sample", LAYER_SAMPLES)
+def test_layer_sample_matches_tshark(sample: str, tmp_path: Path) -> None:
+    require_oracle(TSHARK)
+    rc, ours = run_ours(SAMPLES / sample, tmp_path)
+    assert rc == 0 and len(ours) == 2
+    problems = compare_with_tshark(ours, tshark_streams(SAMPLES / sample))
+    assert not problems, "\n  ".join(problems)
+
+
 # --------------------------------------------------------------------------- the harness itself (no CLI needed)
 
 def test_expectations_are_well_formed() -> None:

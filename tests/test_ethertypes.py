@@ -87,7 +87,7 @@ def test_pppoe_session_bounded_by_its_length():
 
 
 @pytest.mark.parametrize("etype, key", [(0x88CC, "ethertype:0x88cc"), (0x0806, "ethertype:0x0806"),
-                                        (0x8863, "ethertype:0x8863"), (0x0026, "ethertype:llc")])
+                                        (0x8863, "ethertype:0x8863"), (0x0026, "llc:not-snap")])
 def test_other_ethertypes_are_not_tcp(etype, key):
     segs, dec = decode(eth(etype, bytes(40)))
     assert segs == [] and dec.stats.counters[key] == 1 and dec.stats.not_tcp == 1

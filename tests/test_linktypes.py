@@ -117,3 +117,63 @@ def test_unknown_link_type_is_counted():
 def test_truncated_link_headers(linktype, data):
     segs, dec = decode(linktype, data)
     assert segs == [] and dec.stats.undecodable == 1
+
+
+def nflog(*tlvs: tuple[int, bytes], order: str = "<") -> bytes:
+    out = b"\x02\x00\x00\x2a"
+    for kind, value in tlvs:
+        out += struct.pack(order + "HH", 4 + len(value), kind) + value + bytes(-len(value) % 4)
+    return out
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_nflog_payload_tlv_and_prefix_fact(order):
+    data = nflog((1, bytes(4)), (10, b"DROP-IN\0"), (9, IPV4), order=order)
+    [seg], _ = decode(239, data)
+    assert seg.payload == b"payload" and seg.facts == {"nflog_prefix": "DROP-IN"}
+
+
+def test_nflog_without_payload_and_with_a_bad_tlv():
+    segs, dec = decode(239, nflog((1, bytes(4))))
+    assert segs == [] and dec.stats.counters["nflog:no-payload"] == 1
+    segs, dec = decode(239, b"\x02\x00\x00\x00" + struct.pack("<HH", 400, 9) + IPV4)
+    assert segs == [] and dec.stats.counters["bad-nflog-tlv"] == 1
+
+
+def test_arcnet_rfc1051_and_rfc1201():
+    assert_payload(129, b"\x01\x02\x00\x00\xf0" + IPV4)
+    assert_payload(129, b"\x01\x02\x00\x00\xd4\x00\x00\x01" + IPV4)
+    assert_payload(129, b"\x01\x02\x00\x00\xd4\xff\xff\xff\xd4\x00\x00\x01" + IPV4)   # exception packet
+    assert_payload(129, b"\x01\x02\x00\x00\xc4\x00\x00\x01" + IPV6, 6)
+    segs, dec = decode(129, b"\x01\x02\x00\x00\xd4\x03\x00\x01" + IPV4)
+    assert segs == [] and dec.stats.counters["arcnet:split"] == 1
+    segs, dec = decode(129, b"\x01\x02\x00\x00\xf1" + bytes(28))
+    assert segs == [] and dec.stats.counters["arcnet:0xf1"] == 1
+
+
+def test_fddi_llc_snap_records_macs():
+    frame = b"\x50" + MAC_DST + MAC_SRC + b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + IPV4
+    [seg], _ = decode(10, frame)
+    assert (seg.mac_src, seg.mac_dst, seg.payload) == (MAC_SRC, MAC_DST, b"payload")
+
+
+def test_ipoib_pseudo_header():
+    assert_payload(242, bytes(40) + b"\x08\x00\x00\x00" + IPV4)
+    assert_payload(242, bytes(40) + b"\x86\xdd\x00\x00" + IPV6, 6)
+
+
+def test_juniper_ethernet_with_extensions_and_without_l2():
+    eth = MAC_DST + MAC_SRC + b"\x08\x00" + IPV4
+    assert_payload(178, b"MGC\x80" + struct.pack("!H", 6) + bytes(6) + eth)
+    assert_payload(178, b"MGC\x00" + eth)
+    assert_payload(178, b"MGC\x02" + bytes(4) + IPV6, 6)
+    segs, dec = decode(178, b"XYZ\x00" + eth)
+    assert segs == [] and dec.stats.counters["bad-juniper-header"] == 1
+
+
+@pytest.mark.parametrize("family", [2, 24])
+def test_pflog_rule_action_direction_are_facts(family):
+    header = struct.pack("!BBBB16s16sIIIIIIB3x", 61, family, 1, 0, b"em0", b"", 7, 0xFFFFFFFF, 0, 0, 0, 0, 2)
+    [seg], _ = decode(117, header + (IPV4 if family == 2 else IPV6))
+    assert seg.payload == b"payload"
+    assert seg.facts == {"pflog_rule": "7", "pflog_action": "block", "pflog_direction": "out"}

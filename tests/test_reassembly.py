@@ -170,6 +170,86 @@ def test_rst_closes_connection(tmp_path):
     assert recs[CLIENT].close_reason == "rst"
 
 
+def test_data_in_flight_after_rst_continues_its_direction(tmp_path):
+    w = Wire(tmp_path)
+    handshake(w)
+    w.c(1001, b"abc")
+    w.s(5001, flags=RST | ACK)
+    w.c(1004, b"def")          # sent before the RST arrived: the same stream
+    w.s(5001, flags=RST)       # the answer to it
+    recs = w.close()
+    assert w.read(CLIENT) == b"abcdef" and not (tmp_path / (CLIENT + "c1")).exists()
+    assert recs[CLIENT].close_reason == "rst" and recs[CLIENT].packets == 4
+    assert len(w.records) == 2
+
+
+@pytest.mark.parametrize("pause, seq", [
+    (10, 1004),                # ten seconds later: the reset connection no longer lingers
+    (0, 1004 + 50_000),        # a jump beyond -m
+])
+def test_data_long_after_rst_or_far_away_is_a_new_file(tmp_path, pause, seq):
+    w = Wire(tmp_path, max_seek=1000)
+    handshake(w)
+    w.c(1001, b"abc")
+    w.s(5001, flags=RST | ACK)
+    w.frame += pause
+    w.c(seq, b"def")
+    w.close()
+    assert w.read(CLIENT) == b"abc" and w.read(CLIENT + "c1") == b"def"
+
+
+def test_new_syn_after_rst_starts_a_new_connection(tmp_path):
+    w = Wire(tmp_path)
+    handshake(w)
+    w.c(1001, b"old")
+    w.c(1004, flags=RST)
+    handshake(w, cisn=70000, sisn=80000)
+    w.c(70001, b"new")
+    w.s(80001, b"reply")
+    recs = w.close()
+    assert w.read(CLIENT) == b"old" and w.read(CLIENT + "c1") == b"new"
+    assert w.read(SERVER) == b"reply"      # the server's first file: at its new ISN's offsets, no zeros
+    assert recs[CLIENT].close_reason == "rst" and recs[CLIENT + "c1"].connection_index == 1
+
+
+def test_fin_retransmitted_after_data_retransmissions(tmp_path):
+    w = Wire(tmp_path)
+    handshake(w)
+    w.c(1001, b"abc")
+    w.c(1004, b"def", flags=FIN | ACK)
+    w.c(1001, b"abc")          # stale retransmissions after the FIN ...
+    w.c(1004, b"def")
+    w.c(1004, b"def", flags=FIN | ACK)   # ... and the FIN again
+    w.s(5001, flags=FIN | ACK)
+    w.c(1008)
+    recs = w.close()
+    assert w.read(CLIENT) == b"abcdef" and not (tmp_path / (CLIENT + "c1")).exists()
+    assert recs[CLIENT].close_reason == "fin" and len(w.records) == 2
+
+
+def test_simultaneous_close_with_unacknowledged_data(tmp_path):
+    w = Wire(tmp_path)
+    handshake(w)
+    w.c(1001, b"abc")
+    w.s(5001, b"xyz")
+    w.c(1007, flags=FIN | ACK)           # the client's FIN overtakes its own "def" ...
+    w.s(5004, flags=FIN | ACK)           # ... while the server closes too
+    w.c(1004, b"def")                    # the unacknowledged bytes arrive last
+    w.s(5001, b"xyz")                    # and the server retransmits what was never ACKed
+    recs = w.close()
+    assert w.read(CLIENT) == b"abcdef" and w.read(SERVER) == b"xyz"
+    assert recs[CLIENT].close_reason == "fin" and recs[SERVER].close_reason == "fin"
+    assert recs[CLIENT].holes == [] and len(w.records) == 2
+
+
+def test_payload_at_the_syn_sequence_number_is_not_data(tmp_path):
+    w = Wire(tmp_path)
+    w.c(1000, flags=SYN)
+    w.c(998, b"XYZabc")        # X, Y and Z sit at or before the SYN's own number 1000
+    recs = w.close()
+    assert w.read(CLIENT) == b"abc" and recs[CLIENT].violations == 1
+
+
 def test_snaplen_truncated_bytes_are_a_recorded_gap(tmp_path):
     w = Wire(tmp_path)
     handshake(w)

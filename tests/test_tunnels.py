@@ -142,3 +142,86 @@ def test_nested_tunnels():
     vx = eth(0x0800, outer4(47, gre(0x0800, inner)), dst=b"\x77" * 6, src=b"\x88" * 6)
     frame = eth(0x0800, outer4(17, udp(4789, struct.pack("!II", 0x08000000, 0) + vx)))
     assert_inner(frame, "ipip")
+
+
+@pytest.mark.parametrize("proto, header", [
+    (0x88BE, b""),                                     # type I: no sequence number, no header
+    (0x88BE, bytes(8)),                                # type II
+    (0x22EB, bytes(12)),                               # type III
+    (0x22EB, bytes(11) + b"\x01" + bytes(8)),          # type III with the platform subheader
+])
+def test_erspan_types(proto, header):
+    flags, words = (0x1000, b"SEQ#") if header else (0, b"")
+    mirrored = eth(0x0800, INNER4, dst=b"\x11" * 6, src=b"\x22" * 6)
+    assert_inner(eth(0x0800, outer4(47, gre(proto, header + mirrored, flags, words))), "erspan")
+
+
+def test_aruba_gre_carries_802_11():
+    wlan = b"\x88\x01\x00\x00" + b"\x01" * 6 + b"\x02" * 6 + b"\x03" * 6 + b"\x00\x00" + b"\x00\x00"
+    body = wlan + b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + INNER4
+    assert_inner(eth(0x0800, outer4(47, gre(0x8200, body))), "aruba")
+
+
+@pytest.mark.parametrize("header", [
+    b"\x30\xff" + bytes(6),                                          # no optional fields
+    b"\x32\xff" + bytes(6) + bytes(4),                               # sequence number
+    b"\x34\xff" + bytes(6) + b"\x00\x00\x00\xc0" + b"\x01\x09\x04\x85" + b"\x01\x00\x00\x00",  # 2 extensions
+])
+def test_gtp_u_with_optional_fields_and_extension_headers(header):
+    assert_inner(eth(0x0800, outer4(17, udp(2152, header + INNER4))), "gtp")
+
+
+def test_gtp_signalling_is_not_tcp():
+    segs, dec = decode(eth(0x0800, outer4(17, udp(2152, b"\x32\x01" + bytes(10)))))
+    assert segs == [] and dec.stats.counters["gtp:not-g-pdu"] == 1
+
+
+@pytest.mark.parametrize("header", [
+    struct.pack("!HHH", 0x0002, 7, 9),
+    struct.pack("!HHHHHH", 0x4802, 0, 7, 9, 1, 2),
+    struct.pack("!HHHHH", 0x0202, 7, 9, 2, 0),                       # offset size 2, 2 pad bytes
+])
+def test_l2tpv2_data_messages(header):
+    assert_inner(eth(0x0800, outer4(17, udp(1701, header + b"\xff\x03\x00\x21" + INNER4))), "l2tp")
+
+
+def test_l2tp_control_and_v3_are_not_tcp():
+    for flags, key in ((0xC802, "l2tp:control"), (0x0003, "l2tp:version-3")):
+        segs, dec = decode(eth(0x0800, outer4(17, udp(1701, struct.pack("!HHHH", flags, 12, 0, 0)))))
+        assert segs == [] and dec.stats.counters[key] == 1
+
+
+def test_ayiya_ipv4_and_ipv6():
+    header = struct.pack("!BBBBI", 0x41, 0x52, 0x11, 4, 0) + bytes(16) + bytes(20)
+    assert_inner(eth(0x0800, outer4(17, udp(5072, header + INNER4))), "ayiya")
+    header = struct.pack("!BBBBI", 0x21, 0x00, 0x01, 41, 0) + bytes(4)
+    assert_inner(eth(0x0800, outer4(17, udp(5072, header + INNER6))), "ayiya", family=6)
+
+
+@pytest.mark.parametrize("header", [
+    b"", bytes(8), struct.pack("!HBB", 1, 2, 3) + bytes(5) + bytes(9),
+    struct.pack("!HBB", 1, 0, 0) + bytes(9) + bytes(8),
+])
+def test_teredo_with_authentication_and_origin_headers(header):
+    assert_inner(eth(0x0800, outer4(17, udp(3544, header + INNER6))), "teredo", family=6)
+
+
+def test_teredo_bubble_is_not_tcp():
+    segs, dec = decode(eth(0x0800, outer4(17, udp(3544, bytes(8)))))
+    assert segs == [] and dec.stats.counters["teredo:not-ipv6"] == 1
+
+
+def test_pbb_keeps_backbone_macs_and_vlans():
+    customer = eth(0x8100, struct.pack("!HH", 4020, 0x0800) + INNER4, dst=b"\x11" * 6, src=b"\x22" * 6)
+    frame = eth(0x8100, struct.pack("!HH", 4051, 0x88E7) + b"\x00\x1e\xbb\x30" + customer)
+    [seg], dec = decode(frame)
+    assert (seg.vlans, seg.mac_src, seg.payload) == ((4051,), MAC_SRC, b"inner")
+    assert dec.stats.counters["tunnel:pbb"] == 1
+
+
+def test_ieee_802_3_length_and_llc_snap():
+    body = b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + INNER4
+    [seg], _ = decode(eth(len(body), body + bytes(6)))        # padding after the length is not data
+    assert seg.payload == b"inner" and seg.mac_src == MAC_SRC
+    segs, dec = decode(eth(6, b"\x42\x42\x03" + bytes(40)))    # spanning tree: LLC without SNAP
+    assert segs == [] and dec.stats.counters["llc:not-snap"] == 1

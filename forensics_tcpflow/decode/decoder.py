@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..capture.record import Record
-from . import linktypes, tunnels  # noqa: F401  (they register their handlers)
+from . import linktypes, tunnels, wireless  # noqa: F401  (they register their handlers)
 from .defrag import Defragmenter
 from .dispatch import LINKTYPES
 from .segment import Segment
@@ -38,8 +38,10 @@ class Decoder:
     """Walks each record down its link type, ethertypes, IP and tunnels to TCP.
 
     Handlers keep the per-packet context (`frame`, `ts_ns`, outer `vlans` and
-    MACs, whether inside a tunnel or a reassembled datagram) on the decoder, so
-    no context object is built per packet.
+    MACs, whether inside a tunnel or a reassembled datagram, link-layer `facts`
+    such as a firewall rule) on the decoder, so no context object is built per
+    packet. A frame holding several packets (802.11 A-MSDU) leaves all but the
+    last segment in `extra`.
     """
 
     def __init__(self, *, overlap: str = "first", frag_timeout_ns: int = 60 * 10**9,
@@ -55,6 +57,8 @@ class Decoder:
         self.mac_dst: bytes | None = None
         self.tunnelled = False
         self.reassembled = False
+        self.facts: dict[str, str] = {}
+        self.extra: list[Segment] = []
 
     def decode(self, record: Record) -> list[Segment]:
         self.frame = record.frame
@@ -62,6 +66,8 @@ class Decoder:
         self.vlans = ()
         self.mac_src = self.mac_dst = None
         self.tunnelled = self.reassembled = False
+        if self.facts:
+            self.facts = {}
         handler = LINKTYPES.get(record.linktype)
         if handler is None:
             self.fail(f"linktype:{record.linktype}")
@@ -71,14 +77,26 @@ class Decoder:
             segment = handler(self, data, 0, len(data))
         except (struct.error, IndexError):
             self.fail("truncated-header")
+            self.extra = []           # an A-MSDU cut short: its earlier subframes go too
             return []
         except RecursionError:
             self.fail("nesting-too-deep")
+            self.extra = []
             return []
+        if self.extra:
+            return self._several(segment, record)
         if segment is None:
             return []
         segment.wire_len, segment.cap_len = record.origlen, record.caplen
         return [segment]
+
+    def _several(self, last: Segment | None, record: Record) -> list[Segment]:
+        """The segments of a frame that held several packets, in frame order."""
+        segments = self.extra + [last] if last is not None else self.extra
+        self.extra = []
+        for seg in segments:
+            seg.wire_len, seg.cap_len = record.origlen, record.caplen
+        return segments
 
     def flush(self) -> None:
         """End of input: fragments still waiting make incomplete datagrams."""

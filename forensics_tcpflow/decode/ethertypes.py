@@ -1,4 +1,5 @@
-"""Framings that carry an ethertype: Ethernet, 802.1Q/802.1ad, MPLS, PPPoE, PPP."""
+"""Framings that carry an ethertype: Ethernet (and 802.3 + LLC/SNAP), 802.1Q/802.1ad,
+802.1ah PBB, MPLS, PPPoE, PPP."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
 MPLS_BOTTOM = 0x01                    # in the third byte of a label entry
 PPP_ADDRESS_CONTROL = b"\xff\x03"
 CISCO_HDLC_ADDRESSES = frozenset((0x0F, 0x8F))
+MAX_8023_LENGTH = 0x05FF              # below 0x0600 the field is an 802.3 length, not a type
+SNAP_HEADER = b"\xaa\xaa\x03"        # LLC DSAP, SSAP, UI control: a SNAP header follows
+LLC_SNAP = 8                          # LLC (3) + OUI (3) + type (2)
+PBB_ITAG = 4                          # priority, flags, 24-bit I-SID
 
 register(ETHERTYPES, 0x0800)(ipv4)
 register(ETHERTYPES, 0x86DD)(ipv6)
@@ -43,7 +48,30 @@ def ethernet(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     etype = (buf[off + 12] << 8) | buf[off + 13]
     if etype == 0x0800:                 # hot path: skip the table
         return ipv4(dec, buf, off + ETH_HEADER, end)
+    if etype <= MAX_8023_LENGTH:        # IEEE 802.3: a length, then 802.2 LLC
+        return llc(dec, buf, off + ETH_HEADER, min(end, off + ETH_HEADER + etype))
     return ethertype(dec, etype, buf, off + ETH_HEADER, end)
+
+
+def llc(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
+    """802.2 LLC; only SNAP carries an ethertype (by hand: dpkt's LLC parses the payload we
+    decode ourselves). Any OUI: 000000 is RFC 1042, 0000F8 bridge tunnelling, both a type."""
+    if end - off < len(SNAP_HEADER):
+        return dec.fail("truncated-header")
+    if buf[off:off + 3] != SNAP_HEADER:
+        return dec.skip("llc:not-snap")      # e.g. spanning tree
+    if end - off < LLC_SNAP:
+        return dec.fail("truncated-header")
+    return ethertype(dec, _U16.unpack_from(buf, off + 6)[0], buf, off + LLC_SNAP, end)
+
+
+@register(ETHERTYPES, 0x88E7)
+def pbb(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
+    """802.1ah provider backbone bridging: the I-TAG, then the customer's Ethernet frame.
+    Like a tunnel: the backbone's MACs and VLANs name the flow, the customer's are inside."""
+    dec.counters["tunnel:pbb"] += 1
+    dec.tunnelled = True
+    return ethernet(dec, buf, off + PBB_ITAG, end)
 
 
 @register(ETHERTYPES, *VLAN_TPIDS)
@@ -118,6 +146,7 @@ def cisco_hdlc(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
 
 
 def ppp_protocol(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
+    """By hand: two bytes on the PPPoE/PPTP/L2TP path, and dpkt's PPP parses the payload too."""
     if off >= end:
         return dec.fail("truncated-header")
     if buf[off] & 1:                    # protocol field compressed to one byte

@@ -71,6 +71,18 @@ def ipv4(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     return handler(dec, buf, start, end, dend, 4, src, dst)
 
 
+def raw_ip(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
+    """IPv4 or IPv6, told apart by the version nibble (raw IP links, GTP-U)."""
+    if off >= end:
+        return dec.fail("truncated-header")
+    version = buf[off] >> 4
+    if version == 4:
+        return ipv4(dec, buf, off, end)
+    if version == 6:
+        return ipv6(dec, buf, off, end)
+    return dec.fail("bad-ip-header")
+
+
 def ipv6(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     if end - off < 40:
         return dec.fail("truncated-header")
@@ -146,5 +158,8 @@ def tcp(dec: Decoder, buf: bytes, off: int, end: int, dend: int, family: int,
         missing = dend - start
     if missing:
         dec.counters["truncated"] += 1
-    return Segment(family, src, dst, sport, dport, seq, ack, flags, payload, dec.frame,
-                   dec.ts_ns, dec.vlans, dec.mac_src, dec.mac_dst, missing, dec.reassembled)
+    segment = Segment(family, src, dst, sport, dport, seq, ack, flags, payload, dec.frame,
+                      dec.ts_ns, dec.vlans, dec.mac_src, dec.mac_dst, missing, dec.reassembled)
+    if dec.facts:
+        segment.facts = dec.facts
+    return segment

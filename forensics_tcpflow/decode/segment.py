@@ -33,6 +33,7 @@ class Segment:
     reassembled: bool = False   # rebuilt from IP fragments
     wire_len: int = 0           # the frame's original length (tcpflow's `len`)
     cap_len: int = 0            # the frame's captured length (tcpflow's `caplen`)
+    facts: dict[str, str] | None = None   # link-layer facts for the report (pflog rule, NFLOG prefix)
 
 
 TH_FIN = 0x01

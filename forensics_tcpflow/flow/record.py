@@ -48,3 +48,6 @@ class FlowRecord:
     # Only for a direction whose packets came from several captures of a --merge set:
     # (capture, first frame, last frame) per capture, in reading order.
     sources: list[tuple[str, int, int]] = field(default_factory=list)
+    # What the link layer says about the direction's first packet: pflog_rule, pflog_action,
+    # pflog_direction (a pf firewall log), nflog_prefix (a Linux netfilter log rule).
+    link_facts: dict[str, str] = field(default_factory=dict)

@@ -2,10 +2,13 @@
 
 A connection lives from its first segment until both directions finished (FIN
 with every byte before it), a RST, port reuse, an idle timeout or the end of
-input; then it leaves memory. Its `FlowRecord`s linger a few seconds of capture
-time, so the late ACKs and retransmitted FINs that follow every close still
-count as its packets; after that a bounded memory of closed directions absorbs
-stragglers, so they do not open empty ghost connections.
+input; then it leaves memory. After a RST it stays open for the linger time:
+segments still in flight that continue a direction where it stood are its bytes
+(a new SYN with another ISN, or a jump beyond -m, still starts a new cN). Its
+`FlowRecord`s linger a few seconds of capture time, so the late ACKs and
+retransmitted FINs that follow every close still count as its packets; after
+that a bounded memory of closed directions absorbs stragglers, so they do not
+open empty ghost connections.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from .reassembly import HOLE, TRUNCATED, Direction, signed32
 from .record import FlowRecord
 
 RECENT_LIMIT = 16384
-LINGER_NS = 4 * NS          # capture time a closed connection keeps counting late segments
+LINGER_NS = 4 * NS          # capture time a closed or reset connection keeps taking late segments
 LINGER_LIMIT = 4096         # ... and at most this many directions (memory stays flat)
 
 Key = tuple[bytes, bytes, int, int, tuple[int, ...]]
@@ -34,7 +37,7 @@ class Half:
     __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
                  "packets", "caplen_short", "reassembled", "wire_bytes", "captured_bytes", "mac_src", "mac_dst", "role",
                  "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason",
-                 "capture", "span_first", "spans", "fast_seq")
+                 "capture", "span_first", "spans", "fast_seq", "facts")
 
     def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
         self.conn = conn
@@ -61,6 +64,7 @@ class Half:
         self.span_first = seg.frame                # first frame of this direction in that capture
         self.spans: list[tuple[str, int, int]] = []  # earlier captures: (capture, first frame, last frame)
         self.fast_seq = -1      # see FlowTable.refresh: the sequence number in-order data may be appended at
+        self.facts = seg.facts                     # link-layer facts of its first packet (pflog, NFLOG)
 
 
 def count_packet(half: Half, wire: int, cap: int, ts_ns: int, frame: int) -> None:
@@ -73,7 +77,7 @@ def count_packet(half: Half, wire: int, cap: int, ts_ns: int, frame: int) -> Non
 
 
 class Connection:
-    __slots__ = ("id", "family", "halves", "community_id", "last_ts", "finished_halves")
+    __slots__ = ("id", "family", "halves", "community_id", "last_ts", "finished_halves", "reset_ns")
 
     def __init__(self, cid: int, seg: Segment) -> None:
         self.id = cid
@@ -82,6 +86,7 @@ class Connection:
         self.finished_halves: list[Half] = []     # replaced after a sequence jump
         self.community_id = community_id(seg.family, seg.src, seg.dst, seg.sport, seg.dport)
         self.last_ts = seg.ts_ns
+        self.reset_ns: int | None = None          # capture time of its first RST
 
 
 class FlowTable:
@@ -99,6 +104,7 @@ class FlowTable:
         self.connections: OrderedDict[int, Connection] = OrderedDict()
         self.recent: OrderedDict[Key, int] = OrderedDict()   # key -> sequence number past the end
         self.lingering: OrderedDict[Key, tuple[FlowRecord, int, int]] = OrderedDict()  # record, end, closed at
+        self.resetting: OrderedDict[int, Connection] = OrderedDict()   # reset, still taking in-flight data
         self.counters: Counter[str] = Counter()
         self.frame_base = 0
         self.now = 0
@@ -111,6 +117,8 @@ class FlowTable:
         self.now = seg.ts_ns
         if self.lingering and next(iter(self.lingering.values()))[2] < self.now - LINGER_NS:
             self._release(self.now - LINGER_NS)
+        if self.resetting:
+            self._expire_resets()
         half = self.halves.get(key)
         if half is not None and (flags & TH_SYN) and self._is_new_syn(half, seg):
             self._finish_connection(half.conn, "port-reuse")
@@ -154,8 +162,11 @@ class FlowTable:
             stream.fin(seg.seq + (1 if flags & TH_SYN else 0), len(seg.payload) + seg.missing)
         if flags & TH_RST:
             half.close_reason = "rst"
-            self._finish_connection(conn, "rst")
-            return
+            if conn.reset_ns is None:
+                conn.reset_ns = self.now
+                self.resetting[conn.id] = conn
+                for h in conn.halves.values():
+                    h.fast_seq = -1        # its data goes through `add`, which ends the linger in time
         if stream.finished:
             self._close_half(half, "fin")
             if all(h.closed for h in conn.halves.values()) and len(conn.halves) == 2:
@@ -180,7 +191,7 @@ class FlowTable:
         s = half.stream
         plain = (not half.closed and s.isn_known and not s.pending and s.fin_seq is None and s.file is not None
                  and half.capture is self.capture and self.options.max_bytes is None)
-        half.fast_seq = s.next_seq if plain else -1
+        half.fast_seq = s.next_seq if plain and half.conn.reset_ns is None else -1
 
     def _is_new_syn(self, half: Half, seg: Segment) -> bool:
         """A SYN with another ISN, or far from the data seen, opens a new connection."""
@@ -304,7 +315,19 @@ class FlowTable:
             half.size, half.hashes = half.stream.file.close(half.first_ts)
             half.stream.file = None
 
+    def _expire_resets(self) -> None:
+        """Connections reset longer ago than the linger time take no more data."""
+        limit = self.now - LINGER_NS
+        while self.resetting:
+            conn = next(iter(self.resetting.values()))
+            if conn.reset_ns >= limit:   # type: ignore[operator]
+                break
+            self._finish_connection(conn, "rst")
+
     def _finish_connection(self, conn: Connection, reason: str) -> None:
+        if conn.reset_ns is not None:
+            self.resetting.pop(conn.id, None)
+            reason = "rst"
         for half in conn.finished_halves:
             self.emit(self._record(half))
         for half in list(conn.halves.values()):
@@ -379,4 +402,5 @@ class FlowTable:
             wire_bytes=half.wire_bytes, captured_bytes=half.captured_bytes,
             holes=s.ranges(HOLE), truncated=s.ranges(TRUNCATED), overlaps=list(s.overlaps),
             sources=[*half.spans, (half.capture, half.span_first, half.last_frame)] if half.spans else [],
+            link_facts=half.facts or {},
         )

@@ -33,6 +33,7 @@ _CELL: dict[str, Callable[[object], str]] = {
     "truncated": _ranges,  # type: ignore[dict-item]
     "overlaps": _ranges,  # type: ignore[dict-item]
     "sources": lambda v: json.dumps(v) if v else "",  # capture paths may hold any separator
+    "link_facts": lambda v: json.dumps(v, sort_keys=True) if v else "",  # an NFLOG prefix may hold anything
 }
 
 

@@ -260,6 +260,7 @@ def flow_attributes(rec: FlowRecord) -> dict[str, str]:
     if rec.caplen_short:
         attrs["snaplen_truncated_packets"] = str(rec.caplen_short)
     attrs["reassembled_datagrams"] = str(rec.reassembled_datagrams)
+    attrs.update((name, xml_safe(value)) for name, value in rec.link_facts.items())
     return attrs
 
 
