@@ -1,0 +1,134 @@
+"""Packets from a network interface (libpcap through pcapy-ng), as `Record`s like a file's.
+
+The handle is non-blocking and waited on with select() for at most POLL_SECONDS,
+so a quiet interface never keeps the run from seeing its stop flag, its end
+time or its idle connections (libpcap's own read timeout does not bound a
+blocking read on Linux' TPACKET_V3).
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pcapy
+
+from .bpf import LINKTYPE_TO_DLT
+from .record import CaptureError, Record
+
+POLL_SECONDS = 0.2
+DLT_TO_LINKTYPE = {dlt: linktype for linktype, dlt in LINKTYPE_TO_DLT.items()}
+US = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """What to open and when to stop, as the command line gave it."""
+
+    interface: str
+    snaplen: int = 262144
+    promiscuous: bool = True
+    bpf: str | None = None
+    duration_ns: int = 0          # 0: until stopped
+    max_packets: int = 0          # 0: no limit
+    save_capture: str | None = None   # --save-capture: keep every packet read as pcapng here
+    save_capture_size: int = 0        # bytes per saved file before the next one starts (0: one file)
+
+
+@dataclass(frozen=True, slots=True)
+class PcapStats:
+    """libpcap's counters (pcap_stats): what the kernel saw, not what we read."""
+
+    received: int = 0
+    dropped: int = 0              # by the kernel: the buffer was full
+    interface_dropped: int = 0    # by the interface or its driver
+
+
+class LiveCapture:
+    """An open interface; iterate it once. The iteration ends normally on `stop()`, at the
+    end of the duration or after the packet count; a capture error raises CaptureError."""
+
+    format = "live"
+    compression = ""
+    raw_position = 0
+
+    def __init__(self, settings: LiveSettings, stop: Callable[[], bool],
+                 idle: Callable[[int], None] = lambda now_ns: None,
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
+        """`idle(now_ns)` runs whenever a wait for packets ends empty (and at least every POLL_SECONDS
+        while packets flow), so the caller can close idle connections and show progress."""
+        self.settings = settings
+        self.label = settings.interface
+        self._stop, self._idle, self._clock = stop, idle, clock_ns
+        try:
+            self._handle = pcapy.open_live(settings.interface, settings.snaplen, int(settings.promiscuous),
+                                           int(POLL_SECONDS * 1000))
+            if settings.bpf:
+                self._handle.setfilter(settings.bpf)
+            self._handle.setnonblock(1)
+        except pcapy.PcapError as exc:
+            raise CaptureError(settings.interface, f"cannot capture: {exc}") from None
+        dlt = self._handle.datalink()
+        self.linktype = DLT_TO_LINKTYPE.get(dlt, dlt)
+        self.linktypes = {self.linktype}
+        self.start_ns = clock_ns()
+        self.end_ns = self.start_ns
+        self.stats = PcapStats()
+        self.bytes = 0                # captured bytes read so far
+
+    def __iter__(self) -> Iterator[Record]:
+        handle, settings, clock = self._handle, self.settings, self._clock
+        deadline = self.start_ns + settings.duration_ns if settings.duration_ns else None
+        fd = handle.getfd()
+        frame = 0
+        next_idle = clock() + int(POLL_SECONDS * 1e9)
+        try:
+            while not self._stop() and not (settings.max_packets and frame >= settings.max_packets):
+                now = clock()
+                if deadline is not None and now >= deadline:
+                    break
+                if now >= next_idle:
+                    self._idle(now)
+                    next_idle = now + int(POLL_SECONDS * 1e9)
+                header, data = self._next(handle)
+                if header is None:
+                    wait = POLL_SECONDS if deadline is None else min(POLL_SECONDS, max(0, deadline - now) / 1e9)
+                    select.select([fd], [], [], wait)
+                    continue
+                frame += 1
+                self.bytes += len(data)
+                seconds, micros = header.getts()
+                yield Record(frame, self.linktype, seconds * 1_000_000_000 + micros * US, header.getcaplen(),
+                             header.getlen(), data, 0)
+        finally:
+            self.end_ns = clock()
+            self._read_stats()
+
+    def _next(self, handle: Any) -> tuple[Any, bytes]:
+        try:
+            return handle.next()
+        except pcapy.PcapError as exc:
+            raise CaptureError(self.label, f"capture failed: {exc}") from None
+
+    def _read_stats(self) -> None:
+        try:
+            self.stats = PcapStats(*self._handle.stats())
+        except pcapy.PcapError:      # the interface is gone: the last counters read stay
+            pass
+
+    def poll_stats(self) -> PcapStats:
+        """The counters now, for progress while capturing."""
+        self._read_stats()
+        return self.stats
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> LiveCapture:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
