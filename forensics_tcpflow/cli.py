@@ -62,6 +62,7 @@ def flows(
     duration: float = typer.Option(0.0, "--duration", min=0.0, help="End the live capture after this many seconds (0: on SIGINT/SIGTERM).", rich_help_panel="Live capture"),
     packets: int = typer.Option(0, "--packets", min=0, help="End the live capture after this many packets (0: no limit).", rich_help_panel="Live capture"),
     save_capture: Optional[str] = typer.Option(None, "--save-capture", help="Keep every live packet in this pcapng file (hashed in the report).", rich_help_panel="Live capture"),
+    user: Optional[str] = typer.Option(None, "-U", "--relinquish-privileges", help="Become USER once the interface is open (tcpflow's -U); OUT is handed to USER, a -X report elsewhere must be writable by USER.", rich_help_panel="Live capture"),
     save_capture_size: float = typer.Option(0.0, "--save-capture-size", min=0.0, help="Start FILE1, FILE2... once a saved file reaches this many MB (0: one file).", rich_help_panel="Live capture"),
 ) -> None:
     if version:
@@ -91,7 +92,7 @@ def flows(
         hashes=_split(hashes), reports=_split(reports), report_path=report_path, jobs=jobs,
         merge=merge, resume=resume, quiet=quiet, rehash_inputs=rehash_inputs,
         interface=interface, snaplen=snaplen, promiscuous=not no_promisc, duration_ns=int(duration * NS),
-        max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB),
+        max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB), user=user,
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version

@@ -27,6 +27,7 @@ from .report.follow import Follower
 from .report.registry import is_large, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
+from .privileges import account
 from .runinfo import make_run_info
 
 class UsageError(Exception):
@@ -69,6 +70,11 @@ def _check_live(options: Options) -> None:
         raise UsageError("a live capture (-i) cannot be resumed")
     if options.save_capture and os.path.lexists(options.save_capture):
         raise UsageError(f"{options.save_capture} already exists: --save-capture never overwrites")
+    if options.user:
+        try:
+            account(options.user)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
 
 
 @contextlib.contextmanager
@@ -140,6 +146,8 @@ def run(options: Options, env: Environment) -> ExitStatus:
             PacketFilter(options.bpf)
         if options.interface:
             _check_live(options)
+        elif options.user or options.save_capture:
+            raise UsageError("-U and --save-capture go with a live capture (-i)")
     except (UsageError, TemplateError, ValueError) as exc:
         env.error(str(exc))
         return ExitStatus.USAGE

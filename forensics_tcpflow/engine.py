@@ -27,6 +27,7 @@ from .flow.naming import build_template
 from .flow.record import FlowRecord
 from .flow.table import FlowTable
 from .options import Options
+from .privileges import relinquish
 from .provenance import InputSummary, LiveInfo
 from .sink import FlowSink
 from .sink.files import SinkError
@@ -213,7 +214,6 @@ def _one_live(settings: LiveSettings, path: str, label: str, options: Options,
     except CaptureError as exc:
         summary.error = str(exc)
         return summary, False
-    progress(Progress("start-capture", label, 0))
     saver: CaptureSaver | None = None
     with capture:
         summary.linktypes = (capture.linktype,)
@@ -221,6 +221,9 @@ def _one_live(settings: LiveSettings, path: str, label: str, options: Options,
             if settings.save_capture:
                 saver = CaptureSaver(settings.save_capture, settings.save_capture_size, capture.linktype,
                                      settings.snaplen, settings.interface)
+            if options.user:      # what needs root is open: the interface, the saved capture
+                relinquish(options.user)
+            progress(Progress("start-capture", label, 0))
             _feed(saver.tee(capture) if saver else capture, summary, decoder, table.add,
                   table if options.idle_timeout_ns > 0 else None, None, show, LIVE_PROGRESS_EVERY)
         except CaptureError as exc:

@@ -40,4 +40,5 @@ class Options:
     max_packets: int = 0                     # --packets: end a live capture after this many (0: on signal)
     save_capture: str | None = None          # --save-capture: pcapng of every live packet
     save_capture_size: int = 0               # --save-capture-size, in bytes (0: one file)
+    user: str | None = None                  # -U: become this user once the interface is open
     extra: dict[str, str] = field(default_factory=dict)

@@ -314,3 +314,38 @@ def test_saved_capture_rotates_by_size(tmp_path: Path) -> None:
         back += got
     assert [(r.ts_ns, r.caplen, r.origlen, r.data, r.linktype) for r in back] == [
         (r.ts_ns, r.caplen, r.origlen, r.data, r.linktype) for r in records]
+
+
+def test_relinquish_privileges_after_opening(tmp_path: Path) -> None:
+    """-U nobody: the interface and the saved capture are opened as root, the flows and the report
+    are written as nobody (in a folder nobody can reach: pytest's own are root's alone)."""
+    import pwd
+    import tempfile
+    nobody = pwd.getpwnam("nobody")
+    with tempfile.TemporaryDirectory(prefix="wt14-") as top, _listener() as server:
+        os.chmod(top, 0o755)
+        out, saved = Path(top) / "out", Path(top) / "live.pcapng"
+        proc = subprocess.Popen([sys.executable, "-m", "forensics_tcpflow", "-i", "lo", "-q", "-o", str(out),
+                                 "-U", "nobody", "--duration", SAFETY, "--save-capture", str(saved),
+                                 "tcp", "port", str(server.getsockname()[1])],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + TIMEOUT
+            while not saved.exists() and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            time.sleep(0.5)                          # the switch to nobody follows the opening
+            client = _exchange(server, b"as nobody", b"ok")
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=TIMEOUT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(TIMEOUT)
+        assert proc.returncode == ExitStatus.OK, err
+        flow = out / _name(client, server.getsockname()[1])
+        assert flow.read_bytes() == b"as nobody"
+        assert flow.stat().st_uid == nobody.pw_uid and (out / "report.xml").stat().st_uid == nobody.pw_uid
+        assert saved.stat().st_uid == 0
+        assert validate_report(out / "report.xml") == []
+        assert etree.parse(str(out / "report.xml")).findtext(".//{*}uid") == str(nobody.pw_uid)

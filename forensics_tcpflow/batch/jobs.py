@@ -24,6 +24,7 @@ from ..environment import Progress
 from ..fastpath.shard import Shard
 from ..flow.record import FlowRecord
 from ..options import Options
+from ..privileges import hand_over
 from ..provenance import InputSummary
 from ..report.spool import FlowSpool
 from ..sink import FlowSink
@@ -81,6 +82,8 @@ def run_job(job: Job, options: Options, workspace: Workspace, make_sink: SinkFac
         spool.add(rec)
 
     if options.interface:
+        if options.user:       # the run's state folder holds staging/ and spools/
+            hand_over(options.user, [Path(options.outdir)], [workspace.staging.parent])
         summaries, interrupted = process_live(options, sink, emit, progress, stop), False
     else:
         packet_filter = PacketFilter(options.bpf) if options.bpf else None
