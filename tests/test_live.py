@@ -349,3 +349,38 @@ def test_relinquish_privileges_after_opening(tmp_path: Path) -> None:
         assert saved.stat().st_uid == 0
         assert validate_report(out / "report.xml") == []
         assert etree.parse(str(out / "report.xml")).findtext(".//{*}uid") == str(nobody.pw_uid)
+
+
+def _appears(path: Path, content: bytes, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if path.is_file() and path.read_bytes() == content:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_flows_appear_while_capturing_closed_or_idle(tmp_path: Path) -> None:
+    """An examiner watching OUT sees a connection's files once it closes, or once it idles past
+    --idle-timeout while still open, not only at the end of the capture."""
+    out = tmp_path / "out"
+    seen: dict[str, bool] = {}
+    with _listener() as server:
+        port = server.getsockname()[1]
+
+        def traffic() -> None:
+            client = _exchange(server, b"closed connection", b"bye")
+            seen["closed"] = _appears(out / _name(client, port), b"closed connection")
+            idle = socket.create_connection(server.getsockname(), timeout=TIMEOUT)
+            peer, _ = server.accept()
+            with idle, peer:
+                idle.sendall(b"idle connection")
+                assert peer.recv(100) == b"idle connection"
+                seen["idle"] = _appears(out / _name(idle.getsockname()[1], port), b"idle connection")
+
+        status, lines = _run_live(["-o", str(out), "-q", "--idle-timeout", "1", "tcp port", str(port)], traffic)
+    assert status == ExitStatus.OK, lines
+    assert seen == {"closed": True, "idle": True}
+    reasons = {obj.find(f"{{{FTF_NS}}}flow").get("close_reason")
+               for obj in etree.parse(str(out / "report.xml")).iter("{*}fileobject")}
+    assert "idle" in reasons
