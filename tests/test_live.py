@@ -7,6 +7,7 @@ as a safety net, so a failure ends the test instead of hanging it. Needs root
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -17,7 +18,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 from lxml import etree
@@ -181,36 +182,46 @@ def test_two_connections_reusing_ports_and_a_filtered_one(tmp_path: Path) -> Non
     assert {k: v for k, v in _files(oracle).items() if not k.startswith("alerts")} == _files(out)
 
 
+@contextlib.contextmanager
+def _capturing(out: Path, saved: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The CLI in its own process, capturing on lo once the saved capture exists; killed if left running."""
+    proc = subprocess.Popen([sys.executable, "-m", "forensics_tcpflow", "-i", "lo", "-q", "-o", str(out),
+                             "--duration", SAFETY, "--save-capture", str(saved), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not saved.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert saved.exists(), proc.communicate(timeout=TIMEOUT)[1] if proc.poll() is not None else "not capturing"
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(TIMEOUT)
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: int) -> bytes:
+    """The signal an examiner's Ctrl-C (or a service manager) sends; the process's stderr."""
+    proc.send_signal(sig)
+    return proc.communicate(timeout=TIMEOUT)[1]
+
+
 def test_sigint_mid_transfer_writes_the_partial_flow(tmp_path: Path) -> None:
     """A real signal to a real process, while a connection is still open."""
     out, saved = tmp_path / "out", tmp_path / "evidence" / "live.pcapng"
     saved.parent.mkdir()
-    with _listener() as server:
-        proc = subprocess.Popen([sys.executable, "-m", "forensics_tcpflow", "-i", "lo", "-q", "-o", str(out),
-                                 "--duration", SAFETY, "--save-capture", str(saved),
-                                 "--filter", f"tcp port {server.getsockname()[1]}"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + TIMEOUT
-            while not saved.exists() and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.05)              # the saved capture exists once the interface is open
-            assert saved.exists(), proc.stderr.read() if proc.poll() is not None else "not capturing"
-            sent = os.urandom(100_000)
-            client = socket.create_connection(server.getsockname(), timeout=TIMEOUT)
-            peer, _ = server.accept()
-            with client, peer:
-                client.sendall(sent)
-                got = bytearray()
-                while len(got) < len(sent):
-                    got += peer.recv(1 << 16)
-                time.sleep(0.5)
-                ports = client.getsockname()[1], server.getsockname()[1]
-                proc.send_signal(signal.SIGINT)          # the connection is still open
-                _, err = proc.communicate(timeout=TIMEOUT)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(TIMEOUT)
+    with _listener() as server, _capturing(out, saved, "--filter", f"tcp port {server.getsockname()[1]}") as proc:
+        sent = os.urandom(100_000)
+        client = socket.create_connection(server.getsockname(), timeout=TIMEOUT)
+        peer, _ = server.accept()
+        with client, peer:
+            client.sendall(sent)
+            got = bytearray()
+            while len(got) < len(sent):
+                got += peer.recv(1 << 16)
+            time.sleep(0.5)
+            ports = client.getsockname()[1], server.getsockname()[1]
+            err = _stop(proc, signal.SIGINT)          # the connection is still open
     assert proc.returncode == ExitStatus.OK, err
     name = _name(*ports)
     assert (out / name).read_bytes() == sent
@@ -325,23 +336,11 @@ def test_relinquish_privileges_after_opening(tmp_path: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="wt14-") as top, _listener() as server:
         os.chmod(top, 0o755)
         out, saved = Path(top) / "out", Path(top) / "live.pcapng"
-        proc = subprocess.Popen([sys.executable, "-m", "forensics_tcpflow", "-i", "lo", "-q", "-o", str(out),
-                                 "-U", "nobody", "--duration", SAFETY, "--save-capture", str(saved),
-                                 "tcp", "port", str(server.getsockname()[1])],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + TIMEOUT
-            while not saved.exists() and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.05)
+        with _capturing(out, saved, "-U", "nobody", "tcp", "port", str(server.getsockname()[1])) as proc:
             time.sleep(0.5)                          # the switch to nobody follows the opening
             client = _exchange(server, b"as nobody", b"ok")
             time.sleep(0.5)
-            proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=TIMEOUT)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(TIMEOUT)
+            err = _stop(proc, signal.SIGTERM)
         assert proc.returncode == ExitStatus.OK, err
         flow = out / _name(client, server.getsockname()[1])
         assert flow.read_bytes() == b"as nobody"
