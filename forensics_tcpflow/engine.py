@@ -236,6 +236,7 @@ def _one_live(settings: LiveSettings, path: str, label: str, options: Options,
             if saver is not None:
                 saver.close()
     stats = capture.stats
+    summary.size = capture.bytes          # what a live input amounts to: the bytes captured
     summary.live = LiveInfo(
         interface=settings.interface, linktype=capture.linktype, filter=settings.bpf or "",
         snaplen=settings.snaplen, promiscuous=settings.promiscuous, start_ns=capture.start_ns,

@@ -107,7 +107,7 @@ def _live(report: Path) -> etree._Element:
     return live
 
 
-def _run_live(args: list[str], traffic: Callable[[], None]) -> tuple[int, list[str]]:
+def _run_live(args: list[str], traffic: Callable[[], None], interface: str = "lo") -> tuple[int, list[str]]:
     """The CLI in this process (main thread: it owns the signals); `traffic` runs in a thread once the
     interface is open, then SIGINT ends the capture as an examiner's Ctrl-C would."""
     opened, ended, lock = threading.Event(), threading.Event(), threading.Lock()
@@ -135,7 +135,7 @@ def _run_live(args: list[str], traffic: Callable[[], None]) -> tuple[int, list[s
 
     thread = threading.Thread(target=drive, daemon=True)
     thread.start()
-    status = main(["-i", "lo", "--duration", SAFETY, *args], Environment(progress=progress, log=lines.append))
+    status = main(["-i", interface, "--duration", SAFETY, *args], Environment(progress=progress, log=lines.append))
     thread.join(TIMEOUT)
     assert not failure, failure
     return status, lines
@@ -260,6 +260,20 @@ def test_packets_limit_and_snaplen(tmp_path: Path) -> None:
     assert status == ExitStatus.OK
     inp = etree.parse(str(out / "report.xml")).find(f".//{{{FTF_NS}}}input")
     assert inp is not None and inp.get("packets") == "3" and inp.get("format") == "live"
+    assert inp.get("truncated_packets") == "3"          # 60 bytes hold no Ethernet, IP and TCP header with options
+
+
+def test_any_interface_gives_the_same_bytes(tmp_path: Path) -> None:
+    """`any` captures with Linux cooked headers (link type 113) instead of Ethernet."""
+    out, request = tmp_path / "out", os.urandom(50_000)
+    ports: list[int] = []
+    with _listener() as server:
+        port = server.getsockname()[1]
+        status, lines = _run_live(["-o", str(out), "-q", "tcp port", str(port)],
+                                  lambda: ports.append(_exchange(server, request, b"answer")), interface="any")
+    assert status == ExitStatus.OK, lines
+    assert _files(out) == {_name(ports[0], port): _digest(request), _name(port, ports[0]): _digest(b"answer")}
+    assert _live(out / "report.xml").get("linktype") == "113"
 
 
 def test_unknown_interface_is_a_clear_error_with_a_report(tmp_path: Path) -> None:
