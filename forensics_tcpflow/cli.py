@@ -17,7 +17,7 @@ from .progress import ProgressBars
 
 EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could not be written); 2 usage error;"
              " 4 verify mismatch; 130 interrupted (SIGINT/SIGTERM: the report is complete and marked"
-             " interrupted; continue with --resume).\n\n"
+             " interrupted; continue with --resume; with -i they end the capture normally: 0).\n\n"
              "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
              " `validate REPORT` checks a report against its schemas.")
 
@@ -62,8 +62,8 @@ def flows(
     duration: float = typer.Option(0.0, "--duration", min=0.0, help="End the live capture after this many seconds (0: on SIGINT/SIGTERM).", rich_help_panel="Live capture"),
     packets: int = typer.Option(0, "--packets", min=0, help="End the live capture after this many packets (0: no limit).", rich_help_panel="Live capture"),
     save_capture: Optional[str] = typer.Option(None, "--save-capture", help="Keep every live packet in this pcapng file (hashed in the report).", rich_help_panel="Live capture"),
-    user: Optional[str] = typer.Option(None, "-U", "--relinquish-privileges", help="Become USER once the interface is open (tcpflow's -U); OUT is handed to USER, a -X report elsewhere must be writable by USER.", rich_help_panel="Live capture"),
     save_capture_size: float = typer.Option(0.0, "--save-capture-size", min=0.0, help="Start FILE1, FILE2... once a saved file reaches this many MB (0: one file).", rich_help_panel="Live capture"),
+    user: Optional[str] = typer.Option(None, "-U", "--relinquish-privileges", help="Become USER once the interface is open (tcpflow's -U); OUT is handed to USER, a -X report elsewhere must be writable by USER.", rich_help_panel="Live capture"),
 ) -> None:
     if version:
         typer.echo(f"forensics-tcpflow {__version__}")
