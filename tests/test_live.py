@@ -24,6 +24,7 @@ import pytest
 from lxml import etree
 
 from conftest import require_oracle
+from forensics_tcpflow.batch.verify import verify_report
 from forensics_tcpflow.capture.savefile import CaptureSaver
 from forensics_tcpflow.capture.record import Record
 from forensics_tcpflow.cli import main
@@ -232,6 +233,12 @@ def test_sigint_mid_transfer_writes_the_partial_flow(tmp_path: Path) -> None:
     reasons = {Path(obj.findtext("{*}filename", "")).name: obj.find(f"{{{FTF_NS}}}flow").get("close_reason")
                for obj in doc.iter("{*}fileobject")}
     assert reasons[name] == "end-of-input"       # cut by the end of the capture, not closed by its peers
+
+    verdict = verify_report(report)              # `verify` re-hashes the saved capture too
+    assert verdict.ok and verdict.inputs == 1
+    saved.write_bytes(saved.read_bytes() + b"\0")
+    assert verify_report(report).changed == [str(saved)]
+    saved.write_bytes(saved.read_bytes()[:-1])
 
     back = tmp_path / "back"                     # the saved packets give the same flows again
     assert main([str(saved), "-o", str(back), "-q"], Environment(log=lambda line: None)) == ExitStatus.OK
