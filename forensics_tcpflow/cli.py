@@ -85,10 +85,11 @@ def flows(
     unknown = [h for h in _split(hashes) if h not in ("md5", "sha1", "sha256", "sha512")]
     if unknown:
         raise typer.BadParameter(f"unknown hash {', '.join(unknown)}", param_hint="--hash")
+    idle = idle_timeout if idle_timeout is not None else LIVE_IDLE_SECONDS if interface else 0.0
     options = Options(
         inputs=captures, outdir=outdir, overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
-        idle_timeout_ns=int((idle_timeout if idle_timeout is not None else LIVE_IDLE_SECONDS if interface else 0) * NS), frag_timeout_ns=int(frag_timeout * NS),
+        idle_timeout_ns=int(idle * NS), frag_timeout_ns=int(frag_timeout * NS),
         hashes=_split(hashes), reports=_split(reports), report_path=report_path, jobs=jobs,
         merge=merge, resume=resume, quiet=quiet, rehash_inputs=rehash_inputs,
         interface=interface, snaplen=snaplen, promiscuous=not no_promisc, duration_ns=int(duration * NS),

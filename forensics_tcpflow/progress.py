@@ -56,7 +56,7 @@ class ProgressBars:
         elif event.kind == "live":       # no total: bytes captured with their rate, and the capture's counts
             self._advance(event.capture, event.counts["bytes"])
             bar.set_postfix(packets=event.counts["packets"], open_flows=event.counts["flows"],
-                            dropped=event.counts["dropped"], current=event.capture, refresh=False)
+                            dropped=event.counts["dropped"], current=event.capture)   # also while nothing arrives
             return
         if event.capture:
             self.current = event.capture[-40:]

@@ -51,10 +51,6 @@ class LiveCapture:
     """An open interface; iterate it once. The iteration ends normally on `stop()`, at the
     end of the duration or after the packet count; a capture error raises CaptureError."""
 
-    format = "live"
-    compression = ""
-    raw_position = 0
-
     def __init__(self, settings: LiveSettings, stop: Callable[[], bool],
                  idle: Callable[[int], None] = lambda now_ns: None,
                  clock_ns: Callable[[], int] = time.time_ns) -> None:
