@@ -54,22 +54,25 @@ class LiveCapture:
     def __init__(self, settings: LiveSettings, stop: Callable[[], bool],
                  idle: Callable[[int], None] = lambda now_ns: None,
                  clock_ns: Callable[[], int] = time.time_ns) -> None:
-        """`idle(now_ns)` runs whenever a wait for packets ends empty (and at least every POLL_SECONDS
-        while packets flow), so the caller can close idle connections and show progress."""
+        """`idle(now_ns)` runs every POLL_SECONDS, packets or not, so the caller can close idle
+        connections and show progress on a quiet interface too."""
         self.settings = settings
         self.label = settings.interface
         self._stop, self._idle, self._clock = stop, idle, clock_ns
         try:
             self._handle = pcapy.open_live(settings.interface, settings.snaplen, int(settings.promiscuous),
                                            int(POLL_SECONDS * 1000))
+        except pcapy.PcapError as exc:
+            raise CaptureError(settings.interface, f"cannot capture: {exc}") from None
+        try:
             if settings.bpf:
                 self._handle.setfilter(settings.bpf)
             self._handle.setnonblock(1)
         except pcapy.PcapError as exc:
-            raise CaptureError(settings.interface, f"cannot capture: {exc}") from None
+            self._handle.close()
+            raise CaptureError(settings.interface, f"cannot capture with filter {settings.bpf!r}: {exc}") from None
         dlt = self._handle.datalink()
         self.linktype = DLT_TO_LINKTYPE.get(dlt, dlt)
-        self.linktypes = {self.linktype}
         self.start_ns = clock_ns()
         self.end_ns = self.start_ns
         self.stats = PcapStats()
