@@ -20,6 +20,17 @@ from .bpf import LINKTYPE_TO_DLT
 from .record import CaptureError, Record
 
 POLL_SECONDS = 0.2
+# The kernel's ring for this handle: libpcap's default (2 MB) holds only some 30 loopback packets of
+# 64 KB, so a fast transfer on lo loses most of them before the first read.
+BUFFER_BYTES = 32 << 20
+# pcap_activate()'s errors (pcap/pcap.h); pcapy-ng returns the code instead of raising.
+ACTIVATE_ERRORS = {
+    -1: "capture error", -3: "capture handle not activated", -4: "already activated",
+    -5: "no such device", -6: "monitor mode not supported", -7: "not in monitor mode",
+    -8: "permission denied (root or CAP_NET_RAW is needed)", -9: "the interface is not up",
+    -10: "the time stamp type cannot be set", -11: "promiscuous mode: permission denied",
+    -12: "the time stamp precision is not supported",
+}
 DLT_TO_LINKTYPE = {dlt: linktype for linktype, dlt in LINKTYPE_TO_DLT.items()}
 US = 1000
 
@@ -59,11 +70,7 @@ class LiveCapture:
         self.settings = settings
         self.label = settings.interface
         self._stop, self._idle, self._clock = stop, idle, clock_ns
-        try:
-            self._handle = pcapy.open_live(settings.interface, settings.snaplen, int(settings.promiscuous),
-                                           int(POLL_SECONDS * 1000))
-        except pcapy.PcapError as exc:
-            raise CaptureError(settings.interface, f"cannot capture: {exc}") from None
+        self._handle = _activate(settings)
         try:
             if settings.bpf:
                 self._handle.setfilter(settings.bpf)
@@ -131,3 +138,21 @@ class LiveCapture:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _activate(settings: LiveSettings) -> Any:
+    """A libpcap handle with our snap length, promiscuity, read timeout and ring size."""
+    try:
+        handle = pcapy.create(settings.interface)
+        handle.set_snaplen(settings.snaplen)
+        handle.set_promisc(int(settings.promiscuous))
+        handle.set_timeout(int(POLL_SECONDS * 1000))
+        handle.set_buffer_size(BUFFER_BYTES)
+        status = handle.activate()
+    except pcapy.PcapError as exc:
+        raise CaptureError(settings.interface, f"cannot capture: {exc}") from None
+    if status < 0:
+        handle.close()
+        reason = ACTIVATE_ERRORS.get(status, f"libpcap error {status}")
+        raise CaptureError(settings.interface, f"cannot capture: {reason}")
+    return handle
