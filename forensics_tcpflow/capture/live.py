@@ -19,7 +19,8 @@ import pcapy
 from .bpf import LINKTYPE_TO_DLT
 from .record import CaptureError, Record
 
-POLL_SECONDS = 0.2
+POLL_NS = 200_000_000
+POLL_SECONDS = POLL_NS / 1e9
 # The kernel's ring for this handle: libpcap's default (2 MB) holds only some 30 loopback packets of
 # 64 KB, so a fast transfer on lo loses most of them before the first read.
 BUFFER_BYTES = 32 << 20
@@ -90,7 +91,7 @@ class LiveCapture:
         deadline = self.start_ns + settings.duration_ns if settings.duration_ns else None
         fd = handle.getfd()
         frame = 0
-        next_idle = clock() + int(POLL_SECONDS * 1e9)
+        next_idle = clock() + POLL_NS
         try:
             while not self._stop() and not (settings.max_packets and frame >= settings.max_packets):
                 now = clock()
@@ -98,7 +99,7 @@ class LiveCapture:
                     break
                 if now >= next_idle:
                     self._idle(now)
-                    next_idle = now + int(POLL_SECONDS * 1e9)
+                    next_idle = now + POLL_NS
                 header, data = self._next(handle)
                 if header is None:
                     wait = POLL_SECONDS if deadline is None else min(POLL_SECONDS, max(0, deadline - now) / 1e9)
@@ -108,7 +109,7 @@ class LiveCapture:
                 self.bytes += len(data)
                 seconds, micros = header.getts()
                 yield Record(frame, self.linktype, seconds * 1_000_000_000 + micros * US, header.getcaplen(),
-                             header.getlen(), data, 0)
+                             header.getlen(), data, 0)      # offset 0: a live packet has no place in a file
         finally:
             self.end_ns = clock()
             self._read_stats()
