@@ -17,9 +17,12 @@ from .progress import ProgressBars
 
 EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could not be written); 2 usage error;"
              " 4 verify mismatch; 130 interrupted (SIGINT/SIGTERM: the report is complete and marked"
-             " interrupted; continue with --resume).\n\n"
+             " interrupted; continue with --resume; with -i they end the capture normally: 0).\n\n"
              "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
              " `validate REPORT` checks a report against its schemas.")
+
+LIVE_IDLE_SECONDS = 300.0     # a live capture closes idle connections: memory stays bounded, files appear
+MB = 1 << 20
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -42,7 +45,7 @@ def flows(
     max_bytes: Optional[int] = typer.Option(None, "-b", help="Store at most this many bytes per direction."),
     template: str = typer.Option(DEFAULT_TEMPLATE, "-T", help="File name template, as tcpflow's."),
     fflags: str = typer.Option("", "-F", help="tcpflow format letters: k m g t T c X."),
-    idle_timeout: float = typer.Option(0.0, "--idle-timeout", help="Close a connection idle this many seconds (0: never)."),
+    idle_timeout: Optional[float] = typer.Option(None, "--idle-timeout", help="Close a connection idle this many seconds (0: never; default 0 for files, 300 for -i)."),
     frag_timeout: float = typer.Option(60.0, "--frag-timeout", help="Seconds a fragmented datagram may take to complete."),
     hashes: str = typer.Option("md5,sha256", "--hash", help="Hashes per flow file: md5,sha1,sha256,sha512."),
     reports: str = typer.Option("dfxml,jsonl,csv", "--report", help="Report formats: dfxml,jsonl,csv."),
@@ -58,17 +61,29 @@ def flows(
     disable: list[str] = typer.Option([], "-x", help="Disable a scanner (-x md5: no per-flow hashes); repeatable."),
     no_decompress: bool = typer.Option(False, "-Z", help="Write HTTP bodies as sent: no gzip/deflate decoding."),
     version: bool = typer.Option(False, "-V", "--version", help="Print the version and exit."),
+    interface: Optional[str] = typer.Option(None, "-i", help="Capture live from this interface (also 'any', 'lo') until SIGINT/SIGTERM, --duration or --packets; a trailing expression is the filter.", rich_help_panel="Live capture"),
+    no_promisc: bool = typer.Option(False, "-p", help="Do not put the interface into promiscuous mode.", rich_help_panel="Live capture"),
+    snaplen: int = typer.Option(262144, "--snaplen", min=1, help="Bytes kept of each live packet.", rich_help_panel="Live capture"),
+    duration: float = typer.Option(0.0, "--duration", min=0.0, help="End the live capture after this many seconds (0: on SIGINT/SIGTERM).", rich_help_panel="Live capture"),
+    packets: int = typer.Option(0, "--packets", min=0, help="End the live capture after this many packets (0: no limit).", rich_help_panel="Live capture"),
+    save_capture: Optional[str] = typer.Option(None, "--save-capture", help="Keep every live packet in this pcapng file (hashed in the report).", rich_help_panel="Live capture"),
+    save_capture_size: float = typer.Option(0.0, "--save-capture-size", min=0.0, help="Start FILE1, FILE2... once a saved file reaches this many MB (0: one file).", rich_help_panel="Live capture"),
+    user: Optional[str] = typer.Option(None, "-U", "--relinquish-privileges", help="Become USER once the interface is open (tcpflow's -U); OUT is handed to USER, a -X report elsewhere must be writable by USER.", rich_help_panel="Live capture"),
 ) -> None:
     if version:
         typer.echo(f"forensics-tcpflow {__version__}")
         raise typer.Exit(ExitStatus.OK)
     inputs = list(inputs or ())
+    if interface and inputs and not read:
+        if bpf:
+            raise typer.BadParameter("give the filter either with --filter or after -i IFACE, not both", param_hint="--filter")
+        bpf, inputs = " ".join(inputs), []       # tcpflow -i IFACE EXPRESSION
     if read and inputs and not any(os.path.exists(i) for i in inputs):
         if bpf:
             raise typer.BadParameter("give the filter either with --filter or after -r FILE, not both", param_hint="--filter")
         bpf, inputs = " ".join(inputs), []       # tcpflow -r FILE EXPRESSION
     captures = tuple(read) + tuple(inputs)
-    if not captures:
+    if not captures and not interface:
         raise typer.BadParameter("no capture given (CAPTURE... or -r FILE)", param_hint="CAPTURE")
     if overlap not in ("first", "last"):
         raise typer.BadParameter("must be 'first' or 'last'", param_hint="--overlap")
@@ -80,13 +95,16 @@ def flows(
         scanners = select(all_scanners, enable, exclusive, disable)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="-e/-E/-x") from None
+    idle = idle_timeout if idle_timeout is not None else LIVE_IDLE_SECONDS if interface else 0.0
     options = Options(
         inputs=captures, outdir=outdir, overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
-        idle_timeout_ns=int(idle_timeout * NS), frag_timeout_ns=int(frag_timeout * NS),
+        idle_timeout_ns=int(idle * NS), frag_timeout_ns=int(frag_timeout * NS),
         hashes=_split(hashes) if "md5" in scanners else (), reports=_split(reports), report_path=report_path, jobs=jobs,
         merge=merge, resume=resume, quiet=quiet, rehash_inputs=rehash_inputs,
         scanners=scanners, decompress=not no_decompress,
+        interface=interface, snaplen=snaplen, promiscuous=not no_promisc, duration_ns=int(duration * NS),
+        max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB), user=user,
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version

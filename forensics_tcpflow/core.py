@@ -27,6 +27,7 @@ from .report.follow import Follower
 from .report.registry import is_large, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
+from .privileges import account
 from .runinfo import make_run_info
 from .scan.registry import ScanContext, ScanResults, post_scanners, run_scanners
 
@@ -62,6 +63,21 @@ def _check_layout(options: Options, report_path: Path) -> None:
                          " or choose a new output directory")
 
 
+def _check_live(options: Options) -> None:
+    """A live capture is one input of its own, cannot be resumed and never overwrites a saved capture."""
+    if options.inputs:
+        raise UsageError("capture either from an interface (-i) or from files, not both")
+    if options.resume:
+        raise UsageError("a live capture (-i) cannot be resumed")
+    if options.save_capture and os.path.lexists(options.save_capture):
+        raise UsageError(f"{options.save_capture} already exists: --save-capture never overwrites")
+    if options.user:
+        try:
+            account(options.user)
+        except KeyError as exc:
+            raise UsageError(str(exc.args[0])) from None
+
+
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[threading.Event]:
     """SIGINT/SIGTERM ask the run to stop taking work and finish cleanly (only the main thread can listen)."""
@@ -88,6 +104,8 @@ def plan_jobs(options: Options, captures: list[tuple[str, str]]) -> list[Job]:
     into shards that run side by side (each reads the whole capture and keeps
     its share of the connections), so one big file uses every core.
     """
+    if options.interface:
+        return [Job(0, ((options.interface, options.interface),), "")]
     if options.merge and captures:
         ordered = order_by_first_packet(captures)
         return [Job(0, tuple((path, path) for path, _ in ordered), "")]
@@ -127,6 +145,10 @@ def run(options: Options, env: Environment) -> ExitStatus:
         build_template(options.template, options.fflags)
         if options.bpf:
             PacketFilter(options.bpf)
+        if options.interface:
+            _check_live(options)
+        elif options.user or options.save_capture:
+            raise UsageError("-U and --save-capture go with a live capture (-i)")
     except (UsageError, TemplateError, ValueError) as exc:
         env.error(str(exc))
         return ExitStatus.USAGE
@@ -181,7 +203,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
             done[result.index] = (result.summaries, result.spool)
             _report_errors(env, result.summaries)
             env.progress(Progress("flows", "", sum(len(spool) for _, spool in done.values())))
-    interrupted = interrupted or stop.is_set()
+    interrupted = interrupted or (stop.is_set() and not options.interface)   # a signal ends a live capture
     if interrupted:
         env.warn("interrupted: every open flow was closed; continue the run with --resume")
         tally.warnings += 1
@@ -321,6 +343,9 @@ def _summary(env: Environment, summaries: list[InputSummary], planned: int, erro
         f" {len(tally.skipped)} other files skipped")
     log(f"forensics-tcpflow: packets: {sum(s.packets for s in summaries)}"
         f" ({sum(s.size for s in summaries)} input bytes)")
+    for live in (s.live for s in summaries if s.live):
+        log(f"forensics-tcpflow: live capture on {live.interface}: {live.received} packets received by libpcap,"
+            f" {live.dropped} dropped by the kernel, {live.interface_dropped} dropped by the interface")
     log(f"forensics-tcpflow: flows: {tally.flows} ({tally.flow_bytes} bytes in flow files)")
     log(f"forensics-tcpflow: warnings: {tally.warnings}, errors: {len(errors)},"
         f" elapsed: {elapsed_ns / NS:.2f} s")

@@ -11,19 +11,24 @@ import os
 from contextlib import contextmanager
 from collections import Counter
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from functools import partial
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from .capture.bpf import PacketFilter
 from .capture.evidence import HASHES, EvidenceFile, changes, identity, rehash
 from .capture.reader import open_capture
-from .capture.record import CaptureError
+from .capture.live import LiveCapture, LiveSettings
+from .capture.record import CaptureError, Record
+from .capture.savefile import CaptureSaver
 from .decode.decoder import Decoder
+from .decode.segment import Segment
 from .environment import Progress
 from .flow.naming import build_template
 from .flow.record import FlowRecord
 from .flow.table import FlowTable
 from .options import Options
-from .provenance import InputSummary
+from .privileges import relinquish
+from .provenance import InputSummary, LiveInfo
 from .sink import FlowSink
 from .sink.files import SinkError
 from .fastpath.header import fast_header
@@ -42,6 +47,14 @@ def _never() -> bool:
     return False
 
 
+class CaptureStep(Protocol):
+    """Reads one capture into the run's decoder and flow table; True when `stop` cut it short."""
+
+    def __call__(self, path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,
+                 progress: Callable[[Progress], None], packet_filter: PacketFilter | None,
+                 stop: Callable[[], bool], shard: Shard) -> tuple[InputSummary, bool]: ...
+
+
 def process_captures(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSink,
                      emit: Callable[[FlowRecord], None], progress: Callable[[Progress], None],
                      packet_filter: PacketFilter | None = None,
@@ -54,7 +67,21 @@ def process_captures(captures: Sequence[tuple[str, str]], options: Options, sink
     errors end up in the summaries, never raised.
     """
     with _few_collections():
-        return _process(captures, options, sink, emit, progress, packet_filter, stop, shard)
+        return _process(captures, options, sink, emit, progress, packet_filter, stop, shard, _one_capture)
+
+
+def process_live(options: Options, sink: FlowSink, emit: Callable[[FlowRecord], None],
+                 progress: Callable[[Progress], None], stop: Callable[[], bool]) -> list[InputSummary]:
+    """Reassemble every TCP flow seen on options.interface until `stop`, the duration or the packet
+    count ends the capture: that is how a live capture ends normally, never an interruption."""
+    assert options.interface is not None
+    settings = LiveSettings(options.interface, options.snaplen, options.promiscuous, options.bpf,
+                            options.duration_ns, options.max_packets, options.save_capture,
+                            options.save_capture_size)
+    with _few_collections():
+        summaries, _ = _process([(settings.interface, settings.interface)], options, sink, emit, progress,
+                                None, stop, Shard(), partial(_one_live, settings))
+    return summaries
 
 
 @contextmanager
@@ -72,7 +99,7 @@ def _few_collections() -> Iterator[None]:
 def _process(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSink,
              emit: Callable[[FlowRecord], None], progress: Callable[[Progress], None],
              packet_filter: PacketFilter | None, stop: Callable[[], bool],
-             shard: Shard) -> tuple[list[InputSummary], bool]:
+             shard: Shard, one_capture: CaptureStep) -> tuple[list[InputSummary], bool]:
     summaries: list[InputSummary] = []
     decoder = Decoder(overlap=options.overlap, frag_timeout_ns=options.frag_timeout_ns,
                       frag_memory=options.frag_memory)
@@ -91,7 +118,7 @@ def _process(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSi
             table.begin_capture(label, frames)
             before = decoder.stats.counters + table.counters
             overlaps = len(decoder.stats.fragment_overlaps)
-            summary, interrupted = _one_capture(path, label, options, decoder, table, progress, packet_filter,
+            summary, interrupted = one_capture(path, label, options, decoder, table, progress, packet_filter,
                                                 stop, shard)
             frames += summary.packets
             _share(summary, before, overlaps, decoder, table)
@@ -159,6 +186,66 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
     return summary, interrupted
 
 
+LIVE_PROGRESS_EVERY = 64     # records between progress callbacks of a live capture
+
+
+def _one_live(settings: LiveSettings, path: str, label: str, options: Options,
+              decoder: Decoder, table: FlowTable, progress: Callable[[Progress], None],
+              packet_filter: PacketFilter | None, stop: Callable[[], bool], shard: Shard) -> tuple[InputSummary, bool]:
+    """Capture from the interface into the shared per-record loop (the kernel applies the filter);
+    a capture error ends the capture with what was read so far kept."""
+    summary = InputSummary(path=label, abspath=label, format="live")
+    capture: LiveCapture | None = None
+
+    def show(record: Record | None = None) -> None:
+        assert capture is not None
+        stats = capture.poll_stats()
+        progress(Progress("live", label, summary.packets, {
+            "packets": summary.packets, "bytes": capture.bytes, "flows": len(table.connections),
+            "dropped": stats.dropped + stats.interface_dropped}))
+
+    def idle(now_ns: int) -> None:
+        if options.idle_timeout_ns > 0:
+            table.expire(now_ns)
+        show()
+
+    try:
+        capture = LiveCapture(settings, stop, idle)
+    except CaptureError as exc:
+        summary.error = str(exc)
+        return summary, False
+    saver: CaptureSaver | None = None
+    with capture:
+        summary.linktypes = (capture.linktype,)
+        try:
+            if settings.save_capture:
+                saver = CaptureSaver(settings.save_capture, settings.save_capture_size, capture.linktype,
+                                     settings.snaplen, settings.interface)
+            if options.user:      # what needs root is open: the interface, the saved capture
+                relinquish(options.user)
+            progress(Progress("start-capture", label, 0))
+            _feed(saver.tee(capture) if saver else capture, summary, decoder, table.add,
+                  table if options.idle_timeout_ns > 0 else None, None, show, LIVE_PROGRESS_EVERY)
+        except CaptureError as exc:
+            summary.error = str(exc)
+        except SinkError as exc:
+            summary.error = f"{label}: {exc}"
+        except OSError as exc:
+            summary.error = f"{label}: cannot save the capture: {exc.filename or ''} {exc.strerror or exc}"
+        finally:
+            if saver is not None:
+                saver.close()
+    stats = capture.stats
+    summary.size = capture.bytes          # what a live input amounts to: the bytes captured
+    summary.live = LiveInfo(
+        interface=settings.interface, linktype=capture.linktype, filter=settings.bpf or "",
+        snaplen=settings.snaplen, promiscuous=settings.promiscuous, start_ns=capture.start_ns,
+        end_ns=capture.end_ns, received=stats.received, dropped=stats.dropped,
+        interface_dropped=stats.interface_dropped, saved=saver.files if saver else [])
+    progress(Progress("end-capture", label, 0))
+    return summary, False
+
+
 def _check_unchanged(path: str, label: str, options: Options, summary: InputSummary) -> None:
     """The file's identity and times after the run against before; with --rehash-inputs also
     a full second read. Any change is an error of this input."""
@@ -186,12 +273,9 @@ def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, 
           summary: InputSummary, progress: Callable[[Progress], None],
           packet_filter: PacketFilter | None, stop: Callable[[], bool], shard: Shard) -> None:
     """The fast path where the capture allows it, then the per-packet loop for whatever is left."""
-    decode = decoder.decode
     add = shard.owned(table.add)
     expire = options.idle_timeout_ns > 0
-    every = PROGRESS_EVERY
-    packets = truncated = filtered = 0
-    first_ts = last_ts = None
+    packets = 0
     header = fast_header(os.pread(source.fd, 65536, 0)) if packet_filter is None and not expire else None
     if header is not None:
         def window(done: int, position: int) -> None:
@@ -203,9 +287,9 @@ def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, 
         try:
             finished = fast.run()
         finally:
-            packets, truncated, first_ts, last_ts = fast.packets, fast.truncated, fast.first_ts, fast.last_ts
-            summary.packets, summary.truncated_packets = packets, truncated
-            summary.first_ts_ns, summary.last_ts_ns = first_ts, last_ts
+            packets = summary.packets = fast.packets
+            summary.truncated_packets = fast.truncated
+            summary.first_ts_ns, summary.last_ts_ns = fast.first_ts, fast.last_ts
             summary.format, summary.linktypes = header.format, (header.linktype,)
         if finished:
             return
@@ -215,26 +299,44 @@ def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, 
         records = iter(capture)
         for _ in range(packets):     # the fast path stopped at a record it leaves to the general reader
             next(records)
+
+        def tick(record: Record) -> None:
+            progress(Progress("bytes", label, capture.raw_position))
+            if stop():
+                raise Interrupted(f"record {record.frame}")
+
         try:
-            for record in records:
-                packets += 1
-                if first_ts is None:
-                    first_ts = record.ts_ns
-                last_ts = record.ts_ns
-                if record.caplen < record.origlen:
-                    truncated += 1
-                if packet_filter is not None and not packet_filter.matches(record):
-                    filtered += 1
-                    continue
-                for segment in decode(record):
-                    add(segment)
-                if not packets % every:
-                    progress(Progress("bytes", label, capture.raw_position))
-                    if stop():
-                        raise Interrupted(f"record {record.frame}")
-                    if expire and not packets % EXPIRE_EVERY:
-                        table.expire(record.ts_ns)
+            _feed(records, summary, decoder, add, table if expire else None, packet_filter, tick, PROGRESS_EVERY)
         finally:
-            summary.packets, summary.truncated_packets, summary.filtered_packets = packets, truncated, filtered
-            summary.first_ts_ns, summary.last_ts_ns = first_ts, last_ts
             summary.linktypes = tuple(sorted(capture.linktypes))
+
+
+def _feed(records: Iterable[Record], summary: InputSummary, decoder: Decoder, add: Callable[[Segment], None],
+          expiring: FlowTable | None, packet_filter: PacketFilter | None, tick: Callable[[Record], None],
+          every: int) -> None:
+    """The per-record loop every source shares (files after the fast path, live interfaces): count,
+    filter, decode, reassemble; `tick` every `every` records (progress, stop), idle sweeps now and then.
+    The counts continue those already in `summary` and are stored back however the loop ends."""
+    decode = decoder.decode
+    packets, truncated, filtered = summary.packets, summary.truncated_packets, summary.filtered_packets
+    first_ts, last_ts = summary.first_ts_ns, summary.last_ts_ns
+    try:
+        for record in records:
+            packets += 1
+            if first_ts is None:
+                first_ts = record.ts_ns
+            last_ts = record.ts_ns
+            if record.caplen < record.origlen:
+                truncated += 1
+            if packet_filter is not None and not packet_filter.matches(record):
+                filtered += 1
+                continue
+            for segment in decode(record):
+                add(segment)
+            if not packets % every:
+                tick(record)
+                if expiring is not None and not packets % EXPIRE_EVERY:
+                    expiring.expire(record.ts_ns)
+    finally:
+        summary.packets, summary.truncated_packets, summary.filtered_packets = packets, truncated, filtered
+        summary.first_ts_ns, summary.last_ts_ns = first_ts, last_ts

@@ -16,9 +16,10 @@ from .sink.files import FileSink
 class Progress:
     """What the core tells whoever draws progress (the CLI's bars, or nobody)."""
 
-    kind: str                 # "start-run" | "start-capture" | "bytes" | "flows" | "end-capture"
+    kind: str                 # "start-run" | "start-capture" | "bytes" | "flows" | "live" | "end-capture"
     capture: str = ""
     amount: int = 0           # total bytes ("start-run", "start-capture"), bytes done ("bytes"), flows ("flows")
+    counts: dict[str, int] = field(default_factory=dict)   # "live": packets, bytes, flows (open), dropped
 
 
 def file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> FlowSink:

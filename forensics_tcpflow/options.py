@@ -35,4 +35,12 @@ class Options:
     rehash_inputs: bool = False              # a second full read of every input after the run
     scanners: tuple[str, ...] = ("md5",)     # -a/-e/-E/-x: md5 is the per-flow hashing, the rest post-process
     decompress: bool = True                  # -Z off: HTTP bodies stay gzip/deflate-encoded
+    interface: str | None = None             # -i: capture live from this interface instead of files
+    snaplen: int = 262144                    # --snaplen: bytes kept of each live packet
+    promiscuous: bool = True                 # -p turns it off
+    duration_ns: int = 0                     # --duration: end a live capture after this long (0: on signal)
+    max_packets: int = 0                     # --packets: end a live capture after this many (0: on signal)
+    save_capture: str | None = None          # --save-capture: pcapng of every live packet
+    save_capture_size: int = 0               # --save-capture-size, in bytes (0: one file)
+    user: str | None = None                  # -U: become this user once the interface is open
     extra: dict[str, str] = field(default_factory=dict)

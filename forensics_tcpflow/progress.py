@@ -11,7 +11,7 @@ from .environment import Environment, Progress
 
 
 class ProgressBars:
-    """Input bytes with rate and ETA, captures done and flows written.
+    """Input bytes with rate and ETA, captures done and flows written (live: packets, open flows, drops).
 
     Off when stderr is not a terminal or with --quiet; while on, log lines go
     through tqdm.write so they do not break the bars.
@@ -53,6 +53,11 @@ class ProgressBars:
             self.captures += 1
         elif event.kind == "flows":
             self.flows = event.amount
+        elif event.kind == "live":       # no total: bytes captured with their rate, and the capture's counts
+            self._advance(event.capture, event.counts["bytes"])
+            bar.set_postfix(packets=event.counts["packets"], open_flows=event.counts["flows"],
+                            dropped=event.counts["dropped"], current=event.capture)   # also while nothing arrives
+            return
         if event.capture:
             self.current = event.capture[-40:]
         bar.set_postfix(captures=self.captures, flows=self.flows, current=self.current, refresh=False)

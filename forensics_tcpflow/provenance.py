@@ -5,6 +5,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+@dataclass(frozen=True, slots=True)
+class SavedFile:
+    """A file of raw packets written during the run (--save-capture), hashed as it was written."""
+
+    path: str
+    size: int
+    packets: int
+    md5: str
+    sha256: str
+
+
+@dataclass(slots=True)
+class LiveInfo:
+    """How a live capture was made, and libpcap's own counters at its end."""
+
+    interface: str
+    linktype: int
+    filter: str
+    snaplen: int
+    promiscuous: bool
+    start_ns: int
+    end_ns: int
+    received: int                          # pcap_stats: packets the kernel saw for this handle
+    dropped: int                           # ... dropped by the kernel (buffer full)
+    interface_dropped: int                 # ... dropped by the interface or its driver
+    saved: list[SavedFile] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class InputSummary:
     """Provenance and counters of one input capture.
@@ -25,7 +53,7 @@ class InputSummary:
     sha256_after: str = ""
     stat_before: tuple[int, ...] = ()      # capture.evidence.STAT_FIELDS
     stat_after: tuple[int, ...] = ()
-    format: str = ""                       # "pcap" | "pcapng" | "" when unrecognised
+    format: str = ""                       # "pcap" | "pcapng" | "live" | "" when unrecognised
     compression: str = ""                  # "" | "gzip" | "bzip2" | "xz"
     linktypes: tuple[int, ...] = ()
     packets: int = 0
@@ -38,6 +66,7 @@ class InputSummary:
     fragment_overlaps: list[tuple[str, int, int, str]] = field(default_factory=list)
     error: str = ""                        # the message that stopped reading, if any
     output_dir: str = ""                   # where this capture's flows went, relative to OUT
+    live: LiveInfo | None = None           # set when the input is an interface (-i), not a file
 
 
 @dataclass(slots=True)

@@ -7,12 +7,20 @@ import os
 import platform
 import socket
 import uuid
+from functools import cache
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 
 from . import __version__
 from .options import Options
 from .provenance import RunInfo
+
+
+@cache
+def library_versions() -> dict[str, str]:
+    """Read once per process (and early with -U, while the installed metadata is readable)."""
+    return {"python": platform.python_version(), "dpkt": _version("dpkt"), "lxml": _version("lxml"),
+            "pcapy-ng": _version("pcapy-ng")}
 
 
 def _version(dist: str) -> str:
@@ -36,8 +44,7 @@ def make_run_info(command_line: str, options: Options, start_ns: int) -> RunInfo
     return RunInfo(
         uuid=str(uuid.uuid4()), command_line=command_line, program="forensics-tcpflow",
         version=__version__,
-        libraries={"python": platform.python_version(), "dpkt": _version("dpkt"),
-                   "lxml": _version("lxml"), "pcapy-ng": _version("pcapy-ng")},
+        libraries=dict(library_versions()),
         host=socket.gethostname(), user=_user(), uid=os.getuid(), os_sysname=uname.system,
         os_release=uname.release, os_version=uname.version, arch=uname.machine,
         start_ns=start_ns, options=resolved,

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from ..capture.bpf import PacketFilter
-from ..engine import process_captures
+from ..engine import process_captures, process_live
 from ..environment import Progress
 from ..fastpath.shard import Shard
 from ..flow.record import FlowRecord
 from ..options import Options
+from ..privileges import hand_over
 from ..provenance import InputSummary
 from ..report.spool import FlowSpool
 from ..sink import FlowSink
@@ -63,11 +64,15 @@ class Workspace:
 
 def run_job(job: Job, options: Options, workspace: Workspace, make_sink: SinkFactory,
             progress: Callable[[Progress], None], stop: Callable[[], bool]) -> JobResult:
-    """Process one job from scratch (a half-done earlier attempt's staging folder is discarded)."""
+    """Process one job from scratch (a half-done earlier attempt's staging folder is discarded).
+
+    A live capture writes straight into OUT, so flow files appear there as connections close
+    (its staging folder stays empty: a live capture cannot be resumed anyway)."""
     stage = workspace.stage(job)
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    sink = make_sink(stage, options.hashes, options.max_fds, "X" not in options.fflags)
+    root = Path(options.outdir) / job.subdir if options.interface else stage
+    sink = make_sink(root, options.hashes, options.max_fds, "X" not in options.fflags)
     spool = FlowSpool(workspace.spools, captures=[label for _, label in job.captures])
     prefix = f"{job.subdir}/" if job.subdir else ""
 
@@ -76,9 +81,14 @@ def run_job(job: Job, options: Options, workspace: Workspace, make_sink: SinkFac
             rec.filename = prefix + rec.filename
         spool.add(rec)
 
-    packet_filter = PacketFilter(options.bpf) if options.bpf else None
-    summaries, interrupted = process_captures(job.captures, options, sink, emit, progress, packet_filter, stop,
-                                              job.shard)
+    if options.interface:
+        if options.user:       # the run's state folder holds staging/ and spools/
+            hand_over(options.user, [Path(options.outdir)], [workspace.staging.parent])
+        summaries, interrupted = process_live(options, sink, emit, progress, stop), False
+    else:
+        packet_filter = PacketFilter(options.bpf) if options.bpf else None
+        summaries, interrupted = process_captures(job.captures, options, sink, emit, progress, packet_filter,
+                                                  stop, job.shard)
     for summary in summaries:
         summary.output_dir = job.subdir
     spool.close()

@@ -26,6 +26,7 @@ _FILEOBJECT, _FILENAME, _HASHDIGEST = (f"{{{DFXML_NS}}}{tag}" for tag in ("fileo
 _INPUT, _HASH = f"{{{FTF_NS}}}input", f"{{{FTF_NS}}}hash"
 _BYTE_RUN = f"{{{DFXML_NS}}}byte_run"
 _BODY_NAME, _BODY_HASHES = f"{{{FTF_NS}}}filename", {name: f"{{{FTF_NS}}}{name}" for name in ("md5", "sha256")}
+_SAVED = f"{{{FTF_NS}}}saved_capture"     # the packets of a live capture, kept with --save-capture
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +80,13 @@ def _input_path(recorded: str, absolute: str, report_dir: Path) -> Path:
 def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
     """("flow" | "body" | "input", Expected) for every file the report names, streamed."""
     report_dir = report.parent
-    for _, element in etree.iterparse(str(report), events=("end",), tag=(_FILEOBJECT, _INPUT), huge_tree=True):
-        if element.tag == _INPUT:
+    for _, element in etree.iterparse(str(report), events=("end",), tag=(_FILEOBJECT, _INPUT, _SAVED),
+                                      huge_tree=True):
+        if element.tag == _SAVED:
+            recorded = element.get("path", "")
+            yield "input", Expected(_input_path(recorded, recorded, report_dir), recorded,
+                                    {name: element.get(name, "") for name in ("md5", "sha256")})
+        elif element.tag == _INPUT:
             digests = {h.get("type", ""): h.get("before", "") for h in element.iter(_HASH) if h.get("before")}
             recorded = element.get("path", "")
             if digests.get("sha256"):

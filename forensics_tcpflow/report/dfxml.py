@@ -21,7 +21,7 @@ from lxml import etree
 from forensics_tcpflow.capture.evidence import HASHES
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
-from forensics_tcpflow.provenance import InputSummary, RunInfo
+from forensics_tcpflow.provenance import InputSummary, LiveInfo, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import byte_run_attributes
 from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
@@ -177,6 +177,8 @@ def _write_input(out: _XmlOut, index: int, inp: InputSummary) -> None:
         for when, values in (("before", inp.stat_before), ("after", inp.stat_after)):
             if values:
                 out.leaf(F("stat"), None, _stat_attrs(when, values))
+        if inp.live is not None:
+            _write_live(out, inp.live)
         for name in sorted(inp.counters):
             out.leaf(F("counter"), None, {"name": name, "value": str(inp.counters[name])})
         for datagram, offset, length, kept in inp.fragment_overlaps:
@@ -184,6 +186,19 @@ def _write_input(out: _XmlOut, index: int, inp: InputSummary) -> None:
                      {"datagram": datagram, "offset": str(offset), "length": str(length), "kept": kept})
         for error in input_errors(inp):
             out.leaf(F("error"), error)
+
+
+def _write_live(out: _XmlOut, live: LiveInfo) -> None:
+    attrs = {"interface": live.interface, "linktype": str(live.linktype), "filter": live.filter,
+             "snaplen": str(live.snaplen), "promiscuous": _bool(live.promiscuous),
+             "start_time": iso_time(live.start_ns), "end_time": iso_time(live.end_ns),
+             "received": str(live.received), "dropped": str(live.dropped),
+             "interface_dropped": str(live.interface_dropped)}
+    with out.element(F("live"), attrs):
+        for saved in live.saved:
+            out.leaf(F("saved_capture"), None, {"path": saved.path, "size": str(saved.size),
+                                                "packets": str(saved.packets), "md5": saved.md5,
+                                                "sha256": saved.sha256})
 
 
 def _run_attrs(run: RunInfo) -> dict[str, str]:

@@ -40,6 +40,13 @@ def _xmlschema_schema(name: str) -> "xmlschema.XMLSchema10":
     return xmlschema.XMLSchema10(str(schema_dir() / name))
 
 
+def warm() -> None:
+    """Compile every schema with both validators now (before -U takes away the files they come from)."""
+    for name in (DFXML_XSD, REPORT_XSD):
+        _lxml_schema(name)
+        _xmlschema_schema(name)
+
+
 def _xmlschema_errors(path: Path, name: str, shown: str) -> list[str]:
     import xmlschema
     try:
