@@ -28,37 +28,61 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+INPUT, OUTPUT, CONSOLE, POST, RUN = "Input", "Output", "Console output (tcpflow's -c family)", "Post-processing", "Run"
+DIFFERENCES = (
+    "Differences from tcpflow 1.6.1: captures can also be given as arguments or folders (tcpflow's trailing"
+    " expression still works after -r, or use --filter; -l makes every argument a capture); several captures"
+    " get one sub-folder each unless --merge; -g colours even when output is not a terminal, as tcpflow does;"
+    " -w saves IP packets without TCP (as tcpflow) in a pcap whose link type is the capture's; -K, -R, -i and"
+    " the scanner options (-a -e -E -x) are not available in this build; -U -z -L -p -Z -S have no"
+    " meaning here (no live capture, no privileges to drop, no HTTP decompression).")
+
+
 @app.command(help="Reassemble every TCP flow of the captures into tcpflow-named files and a DFXML report.\n\n"
-             + EXIT_HELP, epilog=EXIT_HELP)
+             + EXIT_HELP + "\n\n" + DIFFERENCES, epilog=EXIT_HELP)
 def flows(
     ctx: typer.Context,
-    inputs: list[str] = typer.Argument(None, help="Capture files or folders of captures."),
-    read: list[str] = typer.Option([], "-r", help="A capture to read (as tcpflow's -r); repeatable."),
-    outdir: str = typer.Option(".", "-o", "--outdir", help="Output directory."),
-    bpf: Optional[str] = typer.Option(None, "--filter", help="tcpdump filter expression (with -r, tcpflow's trailing expression works too)."),
-    overlap: str = typer.Option("first", "--overlap", help="Which copy wins on conflicting overlaps: first|last (tcpflow)."),
-    max_seek: int = typer.Option(16 * 1024 * 1024, "-m", help="A sequence jump this far starts a new cN file."),
-    max_fds: int = typer.Option(1000, "-f", help="Open flow files at most."),
-    max_bytes: Optional[int] = typer.Option(None, "-b", help="Store at most this many bytes per direction."),
-    template: str = typer.Option(DEFAULT_TEMPLATE, "-T", help="File name template, as tcpflow's."),
-    fflags: str = typer.Option("", "-F", help="tcpflow format letters: k m g t T c X."),
-    idle_timeout: float = typer.Option(0.0, "--idle-timeout", help="Close a connection idle this many seconds (0: never)."),
-    frag_timeout: float = typer.Option(60.0, "--frag-timeout", help="Seconds a fragmented datagram may take to complete."),
-    hashes: str = typer.Option("md5,sha256", "--hash", help="Hashes per flow file: md5,sha1,sha256,sha512."),
-    reports: str = typer.Option("dfxml,jsonl,csv", "--report", help="Report formats: dfxml,jsonl,csv."),
-    report_path: Optional[str] = typer.Option(None, "-X", help="DFXML report path (default OUT/report.xml)."),
-    jobs: int = typer.Option(0, "-j", "--jobs", help="Worker processes over captures (0: all cores); outputs are the same for any N."),
-    merge: bool = typer.Option(False, "--merge", help="Treat all inputs as one evidence set (rotated captures), read in first-packet order."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted (or killed) run in OUT from its journal."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars."),
-    rehash_inputs: bool = typer.Option(False, "--rehash-inputs", help="Read every input a second time after the run and compare digests (the identity and times of every input are always compared)."),
-    version: bool = typer.Option(False, "-V", "--version", help="Print the version and exit."),
+    inputs: list[str] = typer.Argument(None, show_default=False,
+                                       help="Capture files or folders of captures (with -r: tcpflow's filter expression, unless -l).", rich_help_panel=INPUT),
+    read: list[str] = typer.Option([], "-r", metavar="FILE", show_default=False, help="A capture to read (as tcpflow's -r; '-' is standard input); repeatable.", rich_help_panel=INPUT),
+    input_list: bool = typer.Option(False, "-l", metavar="", help="Every non-option argument is a capture, never a filter expression.", rich_help_panel=INPUT),
+    bpf: Optional[str] = typer.Option(None, "--filter", metavar="EXPR", help="tcpdump filter expression (with -r, tcpflow's trailing expression works too).", rich_help_panel=INPUT),
+    merge: bool = typer.Option(False, "--merge", metavar="", help="Treat all inputs as one evidence set (rotated captures), read in first-packet order.", rich_help_panel=INPUT),
+    frag_timeout: float = typer.Option(60.0, "--frag-timeout", metavar="SECONDS", help="Seconds a fragmented datagram may take to complete.", rich_help_panel=INPUT),
+    outdir_given: Optional[str] = typer.Option(None, "-o", "--outdir", metavar="DIR", help="Output directory (default: the current one).", rich_help_panel=OUTPUT),
+    report_path: Optional[str] = typer.Option(None, "-X", metavar="FILE", help="DFXML report path (default OUT/report.xml).", rich_help_panel=OUTPUT),
+    reports: str = typer.Option("dfxml,jsonl,csv", "--report", metavar="FORMATS", help="Report formats: dfxml,jsonl,csv.", rich_help_panel=OUTPUT),
+    template: str = typer.Option(DEFAULT_TEMPLATE, "-T", metavar="TEMPLATE", help="File name template, as tcpflow's.", rich_help_panel=OUTPUT),
+    fflags: str = typer.Option("", "-F", metavar="LETTERS", help="tcpflow format letters: k m g t T c X.", rich_help_panel=OUTPUT),
+    max_bytes: Optional[int] = typer.Option(None, "-b", metavar="BYTES", help="Store (or print) at most this many bytes per direction.", rich_help_panel=OUTPUT),
+    max_seek: int = typer.Option(16 * 1024 * 1024, "-m", metavar="BYTES", help="A sequence jump this far starts a new cN file.", rich_help_panel=OUTPUT),
+    max_fds: int = typer.Option(1000, "-f", metavar="N", help="Open flow files at most.", rich_help_panel=OUTPUT),
+    findx: bool = typer.Option(False, "-I", metavar="", help="A .findx file beside each flow file: offset|time|length of every stored segment.", rich_help_panel=OUTPUT),
+    unprocessed: Optional[str] = typer.Option(None, "-w", metavar="FILE", help="Save the IP packets that hold no TCP to this pcap file.", rich_help_panel=OUTPUT),
+    overlap: str = typer.Option("first", "--overlap", metavar="first|last", help="Which copy wins on conflicting overlaps (tcpflow: last).", rich_help_panel=OUTPUT),
+    idle_timeout: float = typer.Option(0.0, "--idle-timeout", metavar="SECONDS", help="Close a connection idle this many seconds (0: never).", rich_help_panel=OUTPUT),
+    console: bool = typer.Option(False, "-c", metavar="", help="Print each TCP segment with data to standard output as it arrives; no flow files (a report only with -o or -X).", rich_help_panel=CONSOLE),
+    console_bare: bool = typer.Option(False, "-C", metavar="", help="As -c, without the flow name before each segment.", rich_help_panel=CONSOLE),
+    hex_output: bool = typer.Option(False, "-D", metavar="", help="Print in hex with an ASCII column.", rich_help_panel=CONSOLE),
+    strip: bool = typer.Option(False, "-s", metavar="", help="Non-printable characters as '.' (the default of -c/-C unless -B).", rich_help_panel=CONSOLE),
+    binary: bool = typer.Option(False, "-B", metavar="", help="Print the bytes as they are, even with -c/-C.", rich_help_panel=CONSOLE),
+    no_newline: bool = typer.Option(False, "-0", metavar="", help="No newline after each segment.", rich_help_panel=CONSOLE),
+    json_output: bool = typer.Option(False, "-J", metavar="", help="One JSON object per segment (tcpflow's layout).", rich_help_panel=CONSOLE),
+    color: bool = typer.Option(False, "-g", metavar="", help="Client-to-server segments blue, the others red.", rich_help_panel=CONSOLE),
+    hashes: str = typer.Option("md5,sha256", "--hash", metavar="NAMES", help="Hashes per flow file: md5,sha1,sha256,sha512.", rich_help_panel=POST),
+    jobs: int = typer.Option(0, "-j", "--jobs", metavar="N", help="Worker processes over captures (0: all cores); outputs are the same for any N.", rich_help_panel=RUN),
+    resume: bool = typer.Option(False, "--resume", metavar="", help="Continue an interrupted (or killed) run in OUT from its journal.", rich_help_panel=RUN),
+    quiet: bool = typer.Option(False, "-q", "--quiet", metavar="", help="No progress bars and no closing summary.", rich_help_panel=RUN),
+    verbose: bool = typer.Option(False, "-v", "--verbose", metavar="", help="As -d 10.", rich_help_panel=RUN),
+    debug: int = typer.Option(1, "-d", metavar="N", help="Verbosity: 0 no closing summary, 1 the default.", rich_help_panel=RUN),
+    rehash_inputs: bool = typer.Option(False, "--rehash-inputs", metavar="", help="Read every input a second time after the run and compare digests (the identity and times of every input are always compared).", rich_help_panel=RUN),
+    version: bool = typer.Option(False, "-V", "--version", metavar="", help="Print the version and exit.", rich_help_panel=RUN),
 ) -> None:
     if version:
         typer.echo(f"forensics-tcpflow {__version__}")
         raise typer.Exit(ExitStatus.OK)
     inputs = list(inputs or ())
-    if read and inputs and not any(os.path.exists(i) for i in inputs):
+    if read and inputs and not input_list and not any(os.path.exists(i) for i in inputs):
         if bpf:
             raise typer.BadParameter("give the filter either with --filter or after -r FILE, not both", param_hint="--filter")
         bpf, inputs = " ".join(inputs), []       # tcpflow -r FILE EXPRESSION
@@ -70,18 +94,33 @@ def flows(
     unknown = [h for h in _split(hashes) if h not in ("md5", "sha1", "sha256", "sha512")]
     if unknown:
         raise typer.BadParameter(f"unknown hash {', '.join(unknown)}", param_hint="--hash")
+    console = console or console_bare
+    outdir = outdir_given or "."
+    if console and report_path is None and outdir_given:
+        report_path = os.path.join(outdir, "report.xml")
     options = Options(
         inputs=captures, outdir=outdir, overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
         idle_timeout_ns=int(idle_timeout * NS), frag_timeout_ns=int(frag_timeout * NS),
-        hashes=_split(hashes), reports=_split(reports), report_path=report_path, jobs=jobs,
-        merge=merge, resume=resume, quiet=quiet, rehash_inputs=rehash_inputs,
+        hashes=_split(hashes), reports=_split(reports) if report_path or not console else (),
+        report_path=report_path, jobs=jobs,
+        merge=merge, resume=resume, quiet=quiet or console, rehash_inputs=rehash_inputs,
+        console=console, console_header=not console_bare and not json_output,
+        console_format=_console_format(hex_output, json_output, binary), console_color=color,
+        console_newline=not no_newline, findx=findx, unprocessed=unprocessed,
+        verbosity=10 if verbose else debug,
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version
-    with ProgressBars(env, enabled=not quiet):
+    with ProgressBars(env, enabled=not options.quiet):
         status = run(options, env)
     raise typer.Exit(int(status))
+
+
+def _console_format(hex_output: bool, json_output: bool, binary: bool) -> str:
+    """tcpflow's precedence: hex over JSON over binary; otherwise non-printable bytes become '.'
+    (-s only restates that default)."""
+    return "hex" if hex_output else "json" if json_output else "binary" if binary else "strip"
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:

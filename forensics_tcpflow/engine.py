@@ -16,6 +16,7 @@ from typing import Callable, Iterator, Sequence
 from .capture.bpf import PacketFilter
 from .capture.evidence import HASHES, EvidenceFile, changes, identity, rehash
 from .capture.reader import open_capture
+from .capture.stdin import STDIN_LABEL, STDIN_PATH, StdinSource
 from .capture.record import CaptureError
 from .decode.decoder import Decoder
 from .environment import Progress
@@ -34,6 +35,7 @@ EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
 # Smaller captures take the general path: loading the compiled kernels (numba, ~0.5 s) costs
 # more than they save there, so --help, verify and small runs never import them.
 FAST_MIN_BYTES = 16 << 20
+NOT_TCP_IP = "ipproto:"        # the decoder's reason for an IP packet without TCP: tcpflow's -w saves those
 
 
 class Interrupted(Exception):
@@ -128,16 +130,18 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
                  progress: Callable[[Progress], None], packet_filter: PacketFilter | None,
                  stop: Callable[[], bool], shard: Shard) -> tuple[InputSummary, bool]:
     """Read the capture once, fingerprinting the bytes read; True when `stop` cut the reading short."""
-    summary = InputSummary(path=label, abspath=os.path.abspath(path))
+    stream = path == STDIN_PATH
+    summary = InputSummary(path=label, abspath=STDIN_LABEL if stream else os.path.abspath(path))
     interrupted = False
     try:     # the first shard vouches for the file: the others read it without hashing
-        source = EvidenceFile(path, HASHES if not shard.index else ())
+        source: EvidenceFile | StdinSource = (StdinSource() if stream
+                                              else EvidenceFile(path, HASHES if not shard.index else ()))
     except OSError as exc:
         summary.error = f"{label}: cannot read: {exc.strerror or exc}"
         return summary, interrupted
     with source:
         summary.stat_before = source.before
-        summary.size, summary.mtime_ns = source.before[0], source.before[1]
+        summary.size, summary.mtime_ns = source.before[:2] if source.before else (0, 0)
         progress(Progress("start-capture", label, summary.size))
         try:
             _pump(source, label, options, decoder, table, summary, progress, packet_filter, stop, shard)
@@ -155,7 +159,9 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
                 summary.md5_before, summary.sha256_before = digests["md5"], digests["sha256"]
             except OSError as exc:
                 summary.error = summary.error or f"{label}: cannot read: {exc.strerror or exc}"
-    if not shard.index:
+        if stream:
+            summary.size = source.size
+    if not shard.index and not stream:     # a stream has no identity to compare after the run
         _check_unchanged(path, label, options, summary)
     progress(Progress("end-capture", label, summary.size))
     return summary, interrupted
@@ -184,7 +190,7 @@ def _check_unchanged(path: str, label: str, options: Options, summary: InputSumm
             summary.error = summary.error or f"{label}: the capture changed while it was processed (digests differ)"
 
 
-def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, table: FlowTable,
+def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, decoder: Decoder, table: FlowTable,
           summary: InputSummary, progress: Callable[[Progress], None],
           packet_filter: PacketFilter | None, stop: Callable[[], bool], shard: Shard) -> None:
     """The fast path where the capture allows it, then the per-packet loop for whatever is left."""
@@ -194,8 +200,11 @@ def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, 
     every = PROGRESS_EVERY
     packets = truncated = filtered = 0
     first_ts = last_ts = None
+    sink = table.sink
+    per_packet = sink.per_packet
     header = (fast_header(os.pread(source.fd, 65536, 0))
-              if packet_filter is None and not expire and summary.size >= FAST_MIN_BYTES else None)
+              if packet_filter is None and not expire and not per_packet and not options.findx
+              and summary.size >= FAST_MIN_BYTES else None)
     if header is not None:
         from .fastpath.pump import FastPump     # numba loads only for captures worth it
 
@@ -231,7 +240,13 @@ def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, 
                 if packet_filter is not None and not packet_filter.matches(record):
                     filtered += 1
                     continue
-                for segment in decode(record):
+                segments = decode(record)
+                if per_packet:
+                    for segment in segments:
+                        sink.segment(segment)
+                    if not segments and decoder.skipped.startswith(NOT_TCP_IP):
+                        sink.unprocessed(record)
+                for segment in segments:
                     add(segment)
                 if not packets % every:
                     progress(Progress("bytes", label, capture.raw_position))

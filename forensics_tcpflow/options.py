@@ -33,4 +33,12 @@ class Options:
     resume: bool = False
     quiet: bool = False
     rehash_inputs: bool = False              # a second full read of every input after the run
+    console: bool = False                    # -c/-C: print each data segment, write no flow files
+    console_header: bool = True              # False with -C: no "name: " before each segment
+    console_format: str = "strip"            # "strip" | "binary" (-B) | "hex" (-D) | "json" (-J), as tcpflow resolves them
+    console_color: bool = False              # -g
+    console_newline: bool = True             # False with -0
+    findx: bool = False                      # -I: a .findx byte index beside every flow file
+    unprocessed: str | None = None           # -w FILE: IP packets without TCP, as a pcap
+    verbosity: int = 1                       # -d N (-v is 10)
     extra: dict[str, str] = field(default_factory=dict)

@@ -55,6 +55,7 @@ class Decoder:
         self.mac_dst: bytes | None = None
         self.tunnelled = False
         self.reassembled = False
+        self.skipped = ""          # why the last packet held no TCP, when it was read fine
 
     def decode(self, record: Record) -> list[Segment]:
         self.frame = record.frame
@@ -62,6 +63,7 @@ class Decoder:
         self.vlans = ()
         self.mac_src = self.mac_dst = None
         self.tunnelled = self.reassembled = False
+        self.skipped = ""
         handler = LINKTYPES.get(record.linktype)
         if handler is None:
             self.fail(f"linktype:{record.linktype}")
@@ -91,5 +93,6 @@ class Decoder:
 
     def skip(self, reason: str) -> None:
         """Count a packet that was decoded and holds no TCP."""
+        self.skipped = reason
         self.counters[reason] += 1
         self.counters["not-tcp"] += 1

@@ -16,6 +16,7 @@ from typing import Callable
 from ..decode.segment import TH_ACK, TH_FIN, TH_RST, TH_SYN, Segment
 from ..options import NS, Options
 from ..sink import FlowFile, FlowSink
+from ..sink.findx import SUFFIX as FINDX_SUFFIX, findx_text
 from .community_id import community_id
 from .naming import NameFields, expand, format_mac, printable_address
 from .reassembly import HOLE, TRUNCATED, Direction, signed32
@@ -34,7 +35,7 @@ class Half:
     __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
                  "packets", "caplen_short", "reassembled", "wire_bytes", "captured_bytes", "mac_src", "mac_dst", "role",
                  "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason",
-                 "capture", "span_first", "spans")
+                 "capture", "span_first", "spans", "index")
 
     def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
         self.conn = conn
@@ -60,6 +61,7 @@ class Half:
         self.capture = ""                          # the capture of the latest packet (--merge)
         self.span_first = seg.frame                # first frame of this direction in that capture
         self.spans: list[tuple[str, int, int]] = []  # earlier captures: (capture, first frame, last frame)
+        self.index: list[tuple[int, int, int]] | None = None   # -I: (offset, ts, length) per stored segment
 
 
 class Connection:
@@ -137,7 +139,10 @@ class FlowTable:
         if seg.payload or seg.missing:
             if flags & TH_SYN:
                 half.stream.violations += 1        # data on SYN: legal, rare, worth a note
-            stream.add(seg.seq + (1 if flags & TH_SYN else 0), seg.payload, seg.missing)
+            frontier = stream.frontier
+            placed = stream.add(seg.seq + (1 if flags & TH_SYN else 0), seg.payload, seg.missing)
+            if half.index is not None and placed is not None and seg.payload:
+                self._index(half, placed, frontier, seg)
             if stream.pending_bytes > self.options.reorder_memory:
                 stream.flush()
         if flags & TH_FIN:
@@ -184,6 +189,15 @@ class FlowTable:
         if data:
             stream.append(data)
         return True
+
+    def _index(self, half: Half, placed: int, frontier: int, seg: Segment) -> None:
+        """A -I line, unless tcpflow would skip the segment as an RFC 1122 keepalive."""
+        length = len(seg.payload)
+        if length == 1 and placed == frontier - 1:
+            return
+        limit = self.options.max_bytes
+        stored = length if limit is None else max(0, min(length, limit - placed))
+        half.index.append((placed, seg.ts_ns, stored))
 
     def _is_new_syn(self, half: Half, seg: Segment) -> bool:
         """A SYN with another ISN, or far from the data seen, opens a new connection."""
@@ -271,6 +285,8 @@ class FlowTable:
                                 self.options.max_seek)
         conn.halves[key] = half
         self.halves[key] = half
+        if self.options.findx:
+            half.index = []
         return half
 
     def _seq_jump(self, half: Half, key: Key, seg: Segment) -> Half:
@@ -306,6 +322,15 @@ class FlowTable:
         if half.stream.file is not None:
             half.size, half.hashes = half.stream.file.close(half.first_ts)
             half.stream.file = None
+            if half.index:
+                self._write_index(half)
+
+    def _write_index(self, half: Half) -> None:
+        index = self.sink.create(half.name + FINDX_SUFFIX)
+        if index is not None:
+            index.write(0, findx_text(half.index or []))
+            index.close(half.first_ts)
+        half.index = None
 
     def _finish_connection(self, conn: Connection, reason: str) -> None:
         for half in conn.finished_halves:
