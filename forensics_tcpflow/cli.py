@@ -33,8 +33,8 @@ DIFFERENCES = (
     "Differences from tcpflow 1.6.1: captures can also be given as arguments or folders (tcpflow's trailing"
     " expression still works after -r, or use --filter; -l makes every argument a capture); several captures"
     " get one sub-folder each unless --merge; -g colours even when output is not a terminal, as tcpflow does;"
-    " -w saves IP packets without TCP (as tcpflow) in a pcap whose link type is the capture's; -K, -R, -i and"
-    " the scanner options (-a -e -E -x) are not available in this build; -U -z -L -p -Z -S have no"
+    " -w saves IP packets without TCP (as tcpflow) in a pcap whose link type is the capture's; -K files are named without"
+    " cN (one per addresses and ports) and carry the capture's link type; -R, -i and the scanner options (-a -e -E -x) are not available in this build; -U -z -L -p -Z -S have no"
     " meaning here (no live capture, no privileges to drop, no HTTP decompression).")
 
 
@@ -58,6 +58,7 @@ def flows(
     max_seek: int = typer.Option(16 * 1024 * 1024, "-m", metavar="BYTES", help="A sequence jump this far starts a new cN file.", rich_help_panel=OUTPUT),
     max_fds: int = typer.Option(1000, "-f", metavar="N", help="Open flow files at most.", rich_help_panel=OUTPUT),
     findx: bool = typer.Option(False, "-I", metavar="", help="A .findx file beside each flow file: offset|time|length of every stored segment.", rich_help_panel=OUTPUT),
+    packet_files: bool = typer.Option(False, "-K", metavar="", help="A pcap file per direction (its flow file's name + .pcap) with every packet of that direction, instead of the flow file.", rich_help_panel=OUTPUT),
     unprocessed: Optional[str] = typer.Option(None, "-w", metavar="FILE", help="Save the IP packets that hold no TCP to this pcap file.", rich_help_panel=OUTPUT),
     overlap: str = typer.Option("first", "--overlap", metavar="first|last", help="Which copy wins on conflicting overlaps (tcpflow: last).", rich_help_panel=OUTPUT),
     idle_timeout: float = typer.Option(0.0, "--idle-timeout", metavar="SECONDS", help="Close a connection idle this many seconds (0: never).", rich_help_panel=OUTPUT),
@@ -107,7 +108,7 @@ def flows(
         merge=merge, resume=resume, quiet=quiet or console, rehash_inputs=rehash_inputs,
         console=console, console_header=not console_bare and not json_output,
         console_format=_console_format(hex_output, json_output, binary), console_color=color,
-        console_newline=not no_newline, findx=findx, unprocessed=unprocessed,
+        console_newline=not no_newline, findx=findx and not packet_files, unprocessed=unprocessed, packet_files=packet_files,
         verbosity=10 if verbose else debug,
     )
     env: Environment = ctx.obj

@@ -32,6 +32,7 @@ from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .runinfo import make_run_info
 from .sink.console import ConsolePrinter
+from .sink.packets import DirectionPcaps
 from .sink.tap import TapSink
 
 class UsageError(Exception):
@@ -142,15 +143,15 @@ def run(options: Options, env: Environment) -> ExitStatus:
     except (UsageError, TemplateError, ValueError) as exc:
         env.error(str(exc))
         return ExitStatus.USAGE
-    if options.console or options.unprocessed:
+    if options.console or options.unprocessed or options.packet_files:
         return _with_taps(options, env, report_path, start_ns)
     return _guarded(options, env, report_path, start_ns)
 
 
 def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: int) -> ExitStatus:
-    """Per-packet outputs (console, -w) follow the packets of all captures in the order given, as
-    tcpflow's do: one job at a time in this process. Console mode keeps no flow files: the run's
-    workspace is a scratch folder, and the report (only with -X or -o) goes to `report_path`."""
+    """Per-packet outputs (console, -K, -w) follow the packets of all captures in the order given, as
+    tcpflow's do: one job at a time in this process. Console mode and -K keep no flow files; console
+    mode's workspace is a scratch folder, and its report (only with -X or -o) goes to `report_path`."""
     printer = writer = None
     if options.console:
         env.stdout.flush()
@@ -164,10 +165,14 @@ def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: 
     except OSError as exc:
         env.error(f"cannot write {options.unprocessed}: {exc.strerror or exc}")
         return ExitStatus.USAGE
-    taps = replace(env, make_sink=lambda *args: TapSink(env.make_sink(*args), printer, writer))
+    template = build_template(options.template, options.fflags)
+    taps = replace(env, make_sink=lambda root, *args: TapSink(
+        env.make_sink(root, *args), printer, writer,
+        DirectionPcaps(str(root), template) if options.packet_files else None))
+    fflags = options.fflags + ("X" if options.packet_files else "")
     try:
         if not options.console:
-            return _guarded(replace(options, jobs=1), taps, report_path, start_ns)
+            return _guarded(replace(options, jobs=1, fflags=fflags), taps, report_path, start_ns)
         with tempfile.TemporaryDirectory(prefix="forensics-tcpflow-") as scratch:
             return _guarded(replace(options, jobs=1, outdir=scratch, fflags=options.fflags + "X"),
                             taps, report_path, start_ns)
@@ -313,7 +318,7 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
         status = ExitStatus.INPUT_ERRORS
     if not interrupted:
         journal.remove()
-    if not options.quiet:
+    if not options.quiet and options.verbosity > 0:
         _summary(env, summaries, len(labels), errors, tally, env.clock_ns() - start_ns)
     return status
 

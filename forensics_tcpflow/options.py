@@ -40,5 +40,6 @@ class Options:
     console_newline: bool = True             # False with -0
     findx: bool = False                      # -I: a .findx byte index beside every flow file
     unprocessed: str | None = None           # -w FILE: IP packets without TCP, as a pcap
+    packet_files: bool = False               # -K: a pcap per direction instead of its flow file
     verbosity: int = 1                       # -d N (-v is 10)
     extra: dict[str, str] = field(default_factory=dict)

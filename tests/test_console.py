@@ -1,8 +1,8 @@
 """tcpflow's console and per-flow artifact options against tcpflow 1.6.1 itself, byte for byte.
 
 Over every corpus capture where tcpflow's files are right (tests/expectations.toml "same", no gap):
-console output (-c -C -D -s -B -0 -J -g) byte-identical, the same .findx files (-I), the same number
-of -w packets; and `-r -` (standard input, also gzip) equal to `-r FILE`.
+console output (-c -C -D -s -B -0 -J -g) byte-identical, the same .findx files (-I), the same
+per-direction pcap files and packet counts (-K), the same number of -w packets; and `-r -` (standard input, also gzip) equal to `-r FILE`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ CONSOLE_WRONG = {
 }
 UNPROCESSED_WRONG = {
     "zeek__tunnels_4in6.pcap": "not-decoded: tcpflow saves the IPv4-in-IPv6 packet it cannot decode; we decode it",
+}
+PCAPS_WRONG = {
+    "zeek__tunnels_4in6.pcap": "not-decoded: tcpflow cannot decode the IPv4-in-IPv6 packet, so it has no direction",
 }
 COMBOS = (("-c",), ("-C",), ("-c", "-D"), ("-c", "-B"), ("-c", "-s"), ("-c", "-J"), ("-c", "-g", "-0"),
           ("-C", "-D", "-0", "-g"), ("-C", "-B", "-J", "-s"))
@@ -98,6 +101,20 @@ def test_unprocessed_packets_equal_tcpflow(capture_name: str | None, tmp_path: P
     main(["-q", "-r", capture, "-o", str(tmp_path / "o"), "-w", str(tmp_path / "ours.pcap")],
          Environment(log=lambda s: None))
     assert _packets(tmp_path / "ours.pcap") == _packets(tmp_path / "theirs.pcap")
+
+
+def _per_file_packets(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): _packets(p) for p in root.rglob("*.pcap")}
+
+
+@pytest.mark.parametrize("capture_name", _params(PCAPS_WRONG))
+def test_direction_pcaps_equal_tcpflow(capture_name: str | None, tmp_path: Path) -> None:
+    require_corpus()
+    capture = str(CORPUS / capture_name)
+    _theirs(tmp_path, "-K", "-r", capture, "-o", str(tmp_path / "t"))
+    main(["-q", "-K", "-r", capture, "-o", str(tmp_path / "o")], Environment(log=lambda s: None))
+    assert _per_file_packets(tmp_path / "o") == _per_file_packets(tmp_path / "t")
+    assert not [p for p in (tmp_path / "o").iterdir() if p.suffix not in (".pcap", ".xml", ".jsonl", ".csv")]
 
 
 @pytest.mark.parametrize("compress", [False, True])

@@ -20,6 +20,14 @@ _RECORD = struct.Struct("<IIII")
 USEC = NS // 1_000_000
 
 
+def file_header(linktype: int) -> bytes:
+    return _HEADER.pack(MAGIC_USEC, 2, 4, 0, 0, SNAPLEN, linktype)
+
+
+def record_bytes(record: Record) -> bytes:
+    return _RECORD.pack(record.ts_ns // NS, record.ts_ns % NS // USEC, len(record.data), record.origlen) + record.data
+
+
 class PcapWriter:
     """Records appended to a pcap file opened by the caller."""
 
@@ -29,14 +37,13 @@ class PcapWriter:
         self._started = False
 
     def _start(self, linktype: int) -> None:
-        self.out.write(_HEADER.pack(MAGIC_USEC, 2, 4, 0, 0, SNAPLEN, linktype))
+        self.out.write(file_header(linktype))
         self._started = True
 
     def write(self, record: Record) -> None:
         if not self._started:
             self._start(record.linktype)
-        self.out.write(_RECORD.pack(record.ts_ns // NS, record.ts_ns % NS // USEC, len(record.data), record.origlen))
-        self.out.write(record.data)
+        self.out.write(record_bytes(record))
         self.packets += 1
 
     def close(self) -> None:

@@ -29,12 +29,12 @@ class FlowSink(Protocol):
 
     def close(self) -> None: ...
 
-    # Per-packet hooks, in arrival order (console output, -w). Only a sink whose `per_packet`
+    # Per-packet hooks, in arrival order (console output, -K, -w). Only a sink whose `per_packet`
     # is true gets them; the fast path, which skips packets it can batch, is then off.
     per_packet: bool
 
-    def segment(self, seg: "Segment") -> None:
-        """Every decoded TCP segment, before the flow table sees it."""
+    def segment(self, seg: "Segment", record: "Record") -> None:
+        """Every decoded TCP segment (and the packet it came in), before the flow table sees it."""
 
     def unprocessed(self, record: "Record") -> None:
         """A packet that was read and holds IP, but no TCP (tcpflow's -w)."""
