@@ -34,7 +34,7 @@ DIFFERENCES = (
     " expression still works after -r, or use --filter; -l makes every argument a capture); several captures"
     " get one sub-folder each unless --merge; -g colours even when output is not a terminal, as tcpflow does;"
     " -w saves IP packets without TCP (as tcpflow) in a pcap whose link type is the capture's; -K files are named without"
-    " cN (one per addresses and ports) and carry the capture's link type; -R, -i and the scanner options (-a -e -E -x) are not available in this build; -U -z -L -p -Z -S have no"
+    " cN (one per addresses and ports) and carry the capture's link type; -i and the scanner options (-a -e -E -x) are not available in this build; -U -z -L -p -Z -S have no"
     " meaning here (no live capture, no privileges to drop, no HTTP decompression).")
 
 
@@ -45,6 +45,7 @@ def flows(
     inputs: list[str] = typer.Argument(None, show_default=False,
                                        help="Capture files or folders of captures (with -r: tcpflow's filter expression, unless -l).", rich_help_panel=INPUT),
     read: list[str] = typer.Option([], "-r", metavar="FILE", show_default=False, help="A capture to read (as tcpflow's -r; '-' is standard input); repeatable.", rich_help_panel=INPUT),
+    finish: list[str] = typer.Option([], "-R", metavar="FILE", show_default=False, help="A capture read after the others only to finish the connections they began (as tcpflow's -R); repeatable.", rich_help_panel=INPUT),
     input_list: bool = typer.Option(False, "-l", metavar="", help="Every non-option argument is a capture, never a filter expression.", rich_help_panel=INPUT),
     bpf: Optional[str] = typer.Option(None, "--filter", metavar="EXPR", help="tcpdump filter expression (with -r, tcpflow's trailing expression works too).", rich_help_panel=INPUT),
     merge: bool = typer.Option(False, "--merge", metavar="", help="Treat all inputs as one evidence set (rotated captures), read in first-packet order.", rich_help_panel=INPUT),
@@ -100,7 +101,7 @@ def flows(
     if console and report_path is None and outdir_given:
         report_path = os.path.join(outdir, "report.xml")
     options = Options(
-        inputs=captures, outdir=outdir, overlap=overlap, max_seek=max_seek, max_fds=max_fds,
+        inputs=captures, outdir=outdir, finish_inputs=tuple(finish), overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
         idle_timeout_ns=int(idle_timeout * NS), frag_timeout_ns=int(frag_timeout * NS),
         hashes=_split(hashes), reports=_split(reports) if report_path or not console else (),

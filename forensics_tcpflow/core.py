@@ -57,7 +57,7 @@ def _check_layout(options: Options, report_path: Path) -> None:
     if not options.console:     # console mode keeps no files in OUT
         out = Path(options.outdir).resolve()
         targets.append(("output directory", out, out))
-    for given in options.inputs:
+    for given in options.inputs + options.finish_inputs:
         if given == STDIN_PATH or not os.path.exists(given):
             continue
         src = Path(given).resolve()
@@ -104,6 +104,8 @@ def plan_jobs(options: Options, captures: list[tuple[str, str]]) -> list[Job]:
     if options.merge and captures:
         ordered = order_by_first_packet(captures)
         return [Job(0, tuple((path, path) for path, _ in ordered), "")]
+    if options.finish_inputs and captures:     # -R: the connections run on from the -r captures
+        return [Job(0, tuple((path, path) for path, _ in captures), "")]
     workers = options.jobs or os.cpu_count() or 1
     shards = workers // len(captures) if captures else 1
     template = build_template(options.template, options.fflags)
@@ -201,7 +203,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     outdir.mkdir(parents=True, exist_ok=True)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     tally = Tally()
-    captures, tally.skipped = walk_inputs(options.inputs)
+    captures, tally.skipped = walk_inputs(options.inputs + options.finish_inputs)
     for path, reason in tally.skipped:
         env.warn(f"{path}: skipped: {reason}")
         tally.warnings += 1

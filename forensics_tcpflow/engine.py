@@ -92,7 +92,7 @@ def _process(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSi
             if stop():
                 interrupted = True
                 break
-            table.begin_capture(label, frames)
+            table.begin_capture(label, frames, start_new=path not in options.finish_inputs)
             before = decoder.stats.counters + table.counters
             overlaps = len(decoder.stats.fragment_overlaps)
             summary, interrupted = _one_capture(path, label, options, decoder, table, progress, packet_filter,

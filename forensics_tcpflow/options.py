@@ -14,6 +14,7 @@ class Options:
 
     inputs: tuple[str, ...]
     outdir: str
+    finish_inputs: tuple[str, ...] = ()      # -R: read after the inputs, only to finish their connections
     overlap: str = "first"                   # "first" | "last" (tcpflow)
     max_seek: int = 16 * 1024 * 1024         # -m: a jump this far starts a new cN file
     max_fds: int = 1000                      # -f: LRU bound on open flow files

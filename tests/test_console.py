@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS, corpus_files, expectations, require_corpus, require_oracle
-from oracles import TCPFLOW
+from oracles import TCPFLOW, read_flow_dir
 from forensics_tcpflow.cli import main
 from forensics_tcpflow.environment import Environment
 from forensics_tcpflow.sink.console import ConsolePrinter
@@ -161,3 +161,18 @@ def test_evidence_folder_rules(tmp_path: Path) -> None:
     assert main(["-q", "-r", str(evidence / "x.pcap"), "-o", str(evidence)], quiet) == 2
     assert main(["-q", "-r", str(evidence / "x.pcap"), "-o", str(evidence / "out")], quiet) == 0
     assert main(["-q", "-r", str(evidence / "missing.pcap"), "-o", str(tmp_path / "o2")], quiet) == 1
+
+
+@pytest.mark.parametrize("capture_name, at", [("zeek__wikipedia.pcap", 40), ("tcpflow__test4.pcap", 25),
+                                              ("zeek__tcp_reassembly.pcap", 60)])
+def test_finish_captures_equal_tcpflow(capture_name: str, at: int, tmp_path: Path) -> None:
+    """-r FIRST -R SECOND: connections begun in FIRST are finished from SECOND, none is started there."""
+    require_corpus()
+    from batchkit import split_pcap
+    first, second = tmp_path / "first.pcap", tmp_path / "second.pcap"
+    split_pcap(CORPUS / capture_name, first, second, at)
+    _theirs(tmp_path, "-r", str(first), "-R", str(second), "-o", str(tmp_path / "t"))
+    main(["-q", "--overlap", "last", "-r", str(first), "-R", str(second), "-o", str(tmp_path / "o")],
+         Environment(log=lambda s: None))
+    theirs, ours = read_flow_dir(tmp_path / "t"), read_flow_dir(tmp_path / "o")
+    assert ours == theirs and ours

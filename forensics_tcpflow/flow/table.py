@@ -95,6 +95,7 @@ class FlowTable:
         self.frame_base = 0
         self.now = 0
         self.files_kept = "X" not in options.fflags    # -FX: report only, no file to name
+        self.start_new = True
 
     # -- per segment -----------------------------------------------------
     def add(self, seg: Segment) -> None:
@@ -119,6 +120,9 @@ class FlowTable:
                 return
             if self._late(key, seg):
                 self.counters["segments-after-close"] += 1
+                return
+            if not self.start_new:
+                self.counters["segments-not-finishing"] += 1
                 return
             half = self._new_half(key, seg)
         elif seg.payload and half.stream.distance(seg.seq) > self.options.max_seek:
@@ -264,14 +268,16 @@ class FlowTable:
             half.role = "client-to-server" if peer.role == "server-to-client" else "server-to-client"
         return half
 
-    def begin_capture(self, capture: str, frames_before: int = 0) -> None:
+    def begin_capture(self, capture: str, frames_before: int = 0, start_new: bool = True) -> None:
         """The next segments come from `capture`: a --merge set's connections run on across files.
 
         `frames_before` counts the packets of the captures read before it, so a
         connection's id (the ordinal of its first packet in the set) stays unique.
+        `start_new` false (tcpflow's -R): only directions already open take segments.
         """
         self.capture = capture
         self.frame_base = frames_before
+        self.start_new = start_new
 
     def _next_capture(self, half: Half, seg: Segment) -> None:
         if half.packets > 1:      # the first packet (counted already) only names the capture
