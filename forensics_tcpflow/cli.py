@@ -30,12 +30,12 @@ def _split(value: str) -> tuple[str, ...]:
 
 INPUT, OUTPUT, CONSOLE, POST, RUN = "Input", "Output", "Console output (tcpflow's -c family)", "Post-processing", "Run"
 DIFFERENCES = (
-    "Differences from tcpflow 1.6.1: captures can also be given as arguments or folders (tcpflow's trailing"
-    " expression still works after -r, or use --filter; -l makes every argument a capture); several captures"
-    " get one sub-folder each unless --merge; -g colours even when output is not a terminal, as tcpflow does;"
-    " -w saves IP packets without TCP (as tcpflow) in a pcap whose link type is the capture's; -K files are named without"
-    " cN (one per addresses and ports) and carry the capture's link type; -i and the scanner options (-a -e -E -x) are not available in this build; -U -z -L -p -Z -S have no"
-    " meaning here (no live capture, no privileges to drop, no HTTP decompression).")
+    "Differences from tcpflow 1.6.1: captures can also be given as arguments or folders (after -r,"
+    " tcpflow's trailing filter expression still works; -l makes every argument a capture); several"
+    " captures get one sub-folder each unless --merge or -R; -K files are named without cN (one per"
+    " addresses and ports) and carry the capture's link type; -g colours even when the output is not a"
+    " terminal, as tcpflow does; -i and the scanner options (-a -e -E -x) are not in this build;"
+    " -U -z -L -p -Z -S have no meaning here (no live capture, no privileges to drop, no HTTP decoding).")
 
 
 @app.command(help="Reassemble every TCP flow of the captures into tcpflow-named files and a DFXML report.\n\n"
