@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import os
 
-from .evidence import HASHES, Digests
+from .evidence import HASHES, Digests, drain
 
 HEAD = 1 << 16          # bytes kept for the readers' second look at the start
 STDIN_PATH = "-"
@@ -70,13 +70,9 @@ class StdinSource(io.RawIOBase):
 
     def finish(self) -> dict[str, str]:
         """Read the rest of the stream, so the digests cover everything that was sent."""
-        buffer = bytearray(1 << 20)
         self._pos = max(self._pos, len(self.head))
-        while self.readinto(buffer):
-            pass
-        return self.digests.hexdigests()
+        return drain(self, self.digests)
 
     def close(self) -> None:
-        if not self.closed:
-            self.digests.close()
+        self.digests.close()      # the descriptor is the process's standard input: it stays open
         super().close()
