@@ -131,7 +131,7 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
                  stop: Callable[[], bool], shard: Shard) -> tuple[InputSummary, bool]:
     """Read the capture once, fingerprinting the bytes read; True when `stop` cut the reading short."""
     stream = path == STDIN_PATH
-    summary = InputSummary(path=label, abspath=STDIN_LABEL if stream else os.path.abspath(path))
+    summary = InputSummary(path=label, abspath=STDIN_LABEL if stream else os.path.abspath(path), stream=stream)
     interrupted = False
     try:     # the first shard vouches for the file: the others read it without hashing
         source: EvidenceFile | StdinSource = (StdinSource() if stream

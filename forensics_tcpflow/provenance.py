@@ -38,6 +38,7 @@ class InputSummary:
     fragment_overlaps: list[tuple[str, int, int, str]] = field(default_factory=list)
     error: str = ""                        # the message that stopped reading, if any
     output_dir: str = ""                   # where this capture's flows went, relative to OUT
+    stream: bool = False                   # standard input: no identity to compare after the run
 
 
 @dataclass(slots=True)

@@ -136,7 +136,8 @@ def test_standard_input_equals_file(compress: bool, tmp_path: Path) -> None:
         if path.name not in ("report.xml", "flows.jsonl", "flows.csv"):
             assert (tmp_path / "stdin" / path.name).read_bytes() == path.read_bytes()
     report = (tmp_path / "stdin" / "report.xml").read_text()
-    assert 'path="-" abspath="(standard input)"' in report
+    assert 'path="-" abspath="(standard input)"' in report and 'stream="true"' in report
+    assert "<ftf:stat " not in report
     import hashlib
     assert f'before="{hashlib.md5(data).hexdigest()}"' in report
 
@@ -176,3 +177,20 @@ def test_finish_captures_equal_tcpflow(capture_name: str, at: int, tmp_path: Pat
          Environment(log=lambda s: None))
     theirs, ours = read_flow_dir(tmp_path / "t"), read_flow_dir(tmp_path / "o")
     assert ours == theirs and ours
+
+
+def test_input_list_and_verbosity(tmp_path: Path) -> None:
+    """-l: a trailing argument is a capture even when no such file exists (else it is a filter);
+    -d 0 drops the closing summary that -d 1 prints."""
+    require_corpus()
+    capture = str(CORPUS / "zeek__http_get.pcap")
+    lines: list[str] = []
+    env = Environment(log=lines.append)
+    assert main(["-r", capture, "-l", "tcp port 80", "-o", str(tmp_path / "l")], env) == 1
+    assert any("tcp port 80: cannot read: No such file or directory" in line for line in lines), lines
+    lines.clear()
+    assert main(["-r", capture, "port", "80", "-o", str(tmp_path / "f")], env) == 0
+    assert any(line.startswith("forensics-tcpflow: packets:") for line in lines)
+    lines.clear()
+    assert main(["-d", "0", "-r", capture, "-o", str(tmp_path / "d")], env) == 0
+    assert lines == []
