@@ -243,7 +243,8 @@ def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, deco
                 segments = decode(record)
                 if per_packet:
                     for segment in segments:
-                        sink.segment(segment, record)
+                        if table.start_new or table.continues(segment):
+                            sink.segment(segment, record)
                     if not segments and decoder.skipped.startswith(NOT_TCP_IP):
                         sink.unprocessed(record)
                 for segment in segments:

@@ -177,6 +177,8 @@ def test_finish_captures_equal_tcpflow(capture_name: str, at: int, tmp_path: Pat
          Environment(log=lambda s: None))
     theirs, ours = read_flow_dir(tmp_path / "t"), read_flow_dir(tmp_path / "o")
     assert ours == theirs and ours
+    console = ("-c", "-r", str(first), "-R", str(second))
+    assert _ours(*console)[1] == _theirs(tmp_path, *console).stdout
 
 
 def test_input_list_and_verbosity(tmp_path: Path) -> None:

@@ -160,6 +160,11 @@ class FlowTable:
             if all(h.closed for h in conn.halves.values()) and len(conn.halves) == 2:
                 self._finish_connection(conn, "fin")
 
+    def continues(self, seg: Segment) -> bool:
+        """Whether the segment's direction is open: all a -R capture may add to."""
+        half = self.halves.get((seg.src, seg.dst, seg.sport, seg.dport, seg.vlans))
+        return half is not None and not half.closed
+
     def _count(self, half: Half, seg: Segment) -> None:
         half.packets += 1
         half.wire_bytes += seg.wire_len
