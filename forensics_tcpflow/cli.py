@@ -21,7 +21,14 @@ EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could no
              "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
              " `validate REPORT` checks a report against its schemas.")
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings={"help_option_names": []})
+
+
+def _help(ctx: typer.Context, value: bool) -> None:
+    """-h/--help as a plain flag in the Run group (click's own shows a `<bool>` type column)."""
+    if value:
+        typer.echo(ctx.get_help(), nl=False)
+        raise typer.Exit(ExitStatus.OK)
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -78,6 +85,7 @@ def flows(
     verbose: bool = typer.Option(False, "-v", "--verbose", metavar="", help="As -d 10.", rich_help_panel=RUN),
     debug: int = typer.Option(1, "-d", metavar="N", help="Verbosity: 0 no closing summary, 1 the default.", rich_help_panel=RUN),
     rehash_inputs: bool = typer.Option(False, "--rehash-inputs", metavar="", help="Read every input a second time after the run and compare digests (the identity and times of every input are always compared).", rich_help_panel=RUN),
+    show_help: bool = typer.Option(False, "-h", "--help", metavar="", is_eager=True, expose_value=False, callback=_help, help="Show this message and exit.", rich_help_panel=RUN),
     version: bool = typer.Option(False, "-V", "--version", metavar="", help="Print the version and exit.", rich_help_panel=RUN),
 ) -> None:
     if version:

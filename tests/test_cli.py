@@ -224,3 +224,13 @@ def test_usage_errors_exit_2_without_traceback(tmp_path: Path, capsys: pytest.Ca
     assert run_cli("-o", str(tmp_path / "out")) == ExitStatus.USAGE          # no capture
     assert run_cli("validate", str(tmp_path / "missing.xml")) == ExitStatus.USAGE
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_help_groups_options_as_tcpflow(capsys: pytest.CaptureFixture[str]) -> None:
+    from forensics_tcpflow.cli import main
+    assert main(["-h"]) == 0
+    text = capsys.readouterr().out
+    for panel in ("Input", "Output", "Console output", "Post-processing", "Differences from tcpflow 1.6.1"):
+        assert panel in text
+    options = text[text.index("-r "):]
+    assert "<bool>" not in options and "<list[str]>" not in options
