@@ -34,7 +34,7 @@ PCAPS_WRONG = {
     "zeek__tunnels_4in6.pcap": "not-decoded: tcpflow cannot decode the IPv4-in-IPv6 packet, so it has no direction",
 }
 COMBOS = (("-c",), ("-C",), ("-c", "-D"), ("-c", "-B"), ("-c", "-s"), ("-c", "-J"), ("-c", "-g", "-0"),
-          ("-C", "-D", "-0", "-g"), ("-C", "-B", "-J", "-s"))
+          ("-C", "-D", "-0", "-g"), ("-C", "-B", "-J", "-s"), ("-c", "-b", "100"))
 
 
 def _right_captures() -> list[str]:
