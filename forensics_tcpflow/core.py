@@ -154,30 +154,29 @@ def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: 
     """Per-packet outputs (console, -K, -w) follow the packets of all captures in the order given, as
     tcpflow's do: one job at a time in this process. Console mode and -K keep no flow files; console
     mode's workspace is a scratch folder, and its report (only with -X or -o) goes to `report_path`."""
+    template = build_template(options.template, options.fflags)
     printer = writer = None
     if options.console:
         env.stdout.flush()
-        printer = ConsolePrinter(env.stdout.buffer, template=build_template(options.template, options.fflags),
-                                 outdir=options.outdir, fmt=options.console_format,
-                                 header=options.console_header, color=options.console_color,
-                                 newline=options.console_newline, max_bytes=options.max_bytes)
+        printer = ConsolePrinter(env.stdout.buffer, template=template, outdir=options.outdir,
+                                 fmt=options.console_format, header=options.console_header,
+                                 color=options.console_color, newline=options.console_newline,
+                                 max_bytes=options.max_bytes)
     try:
         if options.unprocessed:
             writer = PcapWriter(open(options.unprocessed, "xb"))
     except OSError as exc:
         env.error(f"cannot write {options.unprocessed}: {exc.strerror or exc}")
         return ExitStatus.USAGE
-    template = build_template(options.template, options.fflags)
     taps = replace(env, make_sink=lambda root, *args: TapSink(
         env.make_sink(root, *args), printer, writer,
         DirectionPcaps(str(root), template) if options.packet_files else None))
-    fflags = options.fflags + ("X" if options.packet_files else "")
+    options = replace(options, jobs=1, fflags=options.fflags + ("X" if options.console or options.packet_files else ""))
     try:
         if not options.console:
-            return _guarded(replace(options, jobs=1, fflags=fflags), taps, report_path, start_ns)
+            return _guarded(options, taps, report_path, start_ns)
         with tempfile.TemporaryDirectory(prefix="forensics-tcpflow-") as scratch:
-            return _guarded(replace(options, jobs=1, outdir=scratch, fflags=options.fflags + "X"),
-                            taps, report_path, start_ns)
+            return _guarded(replace(options, outdir=scratch), taps, report_path, start_ns)
     finally:
         if writer is not None:
             writer.close()
