@@ -23,52 +23,87 @@ EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could no
 
 LIVE_IDLE_SECONDS = 300.0     # a live capture closes idle connections: memory stays bounded, files appear
 MB = 1 << 20
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings={"help_option_names": []})
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings={"help_option_names": ["-h", "--help"]})
+
+def _help(ctx: typer.Context, value: bool) -> None:
+    """-h/--help as a plain flag in the Run group (click's own shows a `<bool>` type column)."""
+    if value:
+        typer.echo(ctx.get_help(), nl=False)
+        raise typer.Exit(ExitStatus.OK)
 
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
+INPUT, OUTPUT, CONSOLE, POST, LIVE, RUN = ("Input", "Output", "Console output (tcpflow's -c family)", "Post-processing",
+                                           "Live capture", "Run")
+DIFFERENCES = (
+    "Differences from tcpflow 1.6.1: captures can also be given as arguments or folders (after -r,"
+    " tcpflow's trailing filter expression still works; -l makes every argument a capture); several"
+    " captures get one sub-folder each unless --merge or -R; -K files are named without cN (one per"
+    " addresses and ports) and carry the capture's link type; -g colours even when the output is not a"
+    " terminal, as tcpflow does; the snap length of a live capture is --snaplen (tcpflow's -s strips"
+    " non-printable characters); -z (chroot) is not offered: the run's journal, report and Python itself"
+    " live outside any chroot; -L (semaphore) and -S (scanner settings) have no counterpart.")
+
+
 @app.command(help="Reassemble every TCP flow of the captures into tcpflow-named files and a DFXML report.\n\n"
-             + EXIT_HELP, epilog=EXIT_HELP)
+             + EXIT_HELP + "\n\n" + DIFFERENCES, epilog=EXIT_HELP)
 def flows(
     ctx: typer.Context,
-    inputs: list[str] = typer.Argument(None, help="Capture files or folders of captures."),
-    read: list[str] = typer.Option([], "-r", help="A capture to read (as tcpflow's -r); repeatable."),
-    outdir: str = typer.Option(".", "-o", "--outdir", help="Output directory."),
-    bpf: Optional[str] = typer.Option(None, "--filter", help="tcpdump filter expression (with -r, tcpflow's trailing expression works too)."),
-    overlap: str = typer.Option("first", "--overlap", help="Which copy wins on conflicting overlaps: first|last (tcpflow)."),
-    max_seek: int = typer.Option(16 * 1024 * 1024, "-m", help="A sequence jump this far starts a new cN file."),
-    max_fds: int = typer.Option(1000, "-f", help="Open flow files at most."),
-    max_bytes: Optional[int] = typer.Option(None, "-b", help="Store at most this many bytes per direction."),
-    template: str = typer.Option(DEFAULT_TEMPLATE, "-T", help="File name template, as tcpflow's."),
-    fflags: str = typer.Option("", "-F", help="tcpflow format letters: k m g t T c X."),
-    idle_timeout: Optional[float] = typer.Option(None, "--idle-timeout", help="Close a connection idle this many seconds (0: never; default 0 for files, 300 for -i)."),
-    frag_timeout: float = typer.Option(60.0, "--frag-timeout", help="Seconds a fragmented datagram may take to complete."),
-    hashes: str = typer.Option("md5,sha256", "--hash", help="Hashes per flow file: md5,sha1,sha256,sha512."),
-    reports: str = typer.Option("dfxml,jsonl,csv", "--report", help="Report formats: dfxml,jsonl,csv."),
-    report_path: Optional[str] = typer.Option(None, "-X", help="DFXML report path (default OUT/report.xml)."),
-    jobs: int = typer.Option(0, "-j", "--jobs", help="Worker processes over captures (0: all cores); outputs are the same for any N."),
-    merge: bool = typer.Option(False, "--merge", help="Treat all inputs as one evidence set (rotated captures), read in first-packet order."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted (or killed) run in OUT from its journal."),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars."),
-    rehash_inputs: bool = typer.Option(False, "--rehash-inputs", help="Read every input a second time after the run and compare digests (the identity and times of every input are always compared)."),
-    all_scanners: bool = typer.Option(False, "-a", help="Run every scanner (tcpflow's -a: md5, http, netviz)."),
-    enable: list[str] = typer.Option([], "-e", help="Enable a scanner: http (bodies into files), netviz (report.pdf/png), md5; repeatable."),
-    exclusive: Optional[str] = typer.Option(None, "-E", help="Run only this scanner (-E http: bodies without per-flow hashes)."),
-    disable: list[str] = typer.Option([], "-x", help="Disable a scanner (-x md5: no per-flow hashes); repeatable."),
-    no_decompress: bool = typer.Option(False, "-Z", help="Write HTTP bodies as sent: no gzip/deflate decoding."),
-    version: bool = typer.Option(False, "-V", "--version", help="Print the version and exit."),
-    interface: Optional[str] = typer.Option(None, "-i", help="Capture live from this interface (also 'any', 'lo') until SIGINT/SIGTERM, --duration or --packets; a trailing expression is the filter.", rich_help_panel="Live capture"),
-    no_promisc: bool = typer.Option(False, "-p", help="Do not put the interface into promiscuous mode.", rich_help_panel="Live capture"),
-    snaplen: int = typer.Option(262144, "--snaplen", min=1, help="Bytes kept of each live packet.", rich_help_panel="Live capture"),
-    duration: float = typer.Option(0.0, "--duration", min=0.0, help="End the live capture after this many seconds (0: on SIGINT/SIGTERM).", rich_help_panel="Live capture"),
-    packets: int = typer.Option(0, "--packets", min=0, help="End the live capture after this many packets (0: no limit).", rich_help_panel="Live capture"),
-    save_capture: Optional[str] = typer.Option(None, "--save-capture", help="Keep every live packet in this pcapng file (hashed in the report).", rich_help_panel="Live capture"),
-    save_capture_size: float = typer.Option(0.0, "--save-capture-size", min=0.0, help="Start FILE1, FILE2... once a saved file reaches this many MB (0: one file).", rich_help_panel="Live capture"),
-    user: Optional[str] = typer.Option(None, "-U", "--relinquish-privileges", help="Become USER once the interface is open (tcpflow's -U); OUT is handed to USER, a -X report elsewhere must be writable by USER.", rich_help_panel="Live capture"),
+    inputs: list[str] = typer.Argument(None, show_default=False,
+                                       help="Capture files or folders of captures (with -r: tcpflow's filter expression, unless -l).", rich_help_panel=INPUT),
+    read: list[str] = typer.Option([], "-r", metavar="FILE", show_default=False, help="A capture to read (as tcpflow's -r; '-' is standard input); repeatable.", rich_help_panel=INPUT),
+    finish: list[str] = typer.Option([], "-R", metavar="FILE", show_default=False, help="A capture read after the others only to finish the connections they began (as tcpflow's -R); repeatable.", rich_help_panel=INPUT),
+    input_list: bool = typer.Option(False, "-l", metavar="", help="Every non-option argument is a capture, never a filter expression.", rich_help_panel=INPUT),
+    bpf: Optional[str] = typer.Option(None, "--filter", metavar="EXPR", help="tcpdump filter expression (with -r, tcpflow's trailing expression works too).", rich_help_panel=INPUT),
+    merge: bool = typer.Option(False, "--merge", metavar="", help="Treat all inputs as one evidence set (rotated captures), read in first-packet order.", rich_help_panel=INPUT),
+    frag_timeout: float = typer.Option(60.0, "--frag-timeout", metavar="SECONDS", help="Seconds a fragmented datagram may take to complete.", rich_help_panel=INPUT),
+    outdir_given: Optional[str] = typer.Option(None, "-o", "--outdir", metavar="DIR", help="Output directory (default: the current one).", rich_help_panel=OUTPUT),
+    report_path: Optional[str] = typer.Option(None, "-X", metavar="FILE", help="DFXML report path (default OUT/report.xml).", rich_help_panel=OUTPUT),
+    reports: str = typer.Option("dfxml,jsonl,csv", "--report", metavar="FORMATS", help="Report formats: dfxml,jsonl,csv.", rich_help_panel=OUTPUT),
+    template: str = typer.Option(DEFAULT_TEMPLATE, "-T", metavar="TEMPLATE", help="File name template, as tcpflow's.", rich_help_panel=OUTPUT),
+    fflags: str = typer.Option("", "-F", metavar="LETTERS", help="tcpflow format letters: k m g t T c X.", rich_help_panel=OUTPUT),
+    max_bytes: Optional[int] = typer.Option(None, "-b", metavar="BYTES", help="Store (or print) at most this many bytes per direction.", rich_help_panel=OUTPUT),
+    max_seek: int = typer.Option(16 * 1024 * 1024, "-m", metavar="BYTES", help="A sequence jump this far starts a new cN file.", rich_help_panel=OUTPUT),
+    max_fds: int = typer.Option(1000, "-f", metavar="N", help="Open flow files at most.", rich_help_panel=OUTPUT),
+    findx: bool = typer.Option(False, "-I", metavar="", help="A .findx file beside each flow file: offset|time|length of every stored segment.", rich_help_panel=OUTPUT),
+    packet_files: bool = typer.Option(False, "-K", metavar="", help="A pcap file per direction (its flow file's name + .pcap) with every packet of that direction, instead of the flow file.", rich_help_panel=OUTPUT),
+    unprocessed: Optional[str] = typer.Option(None, "-w", metavar="FILE", help="Save the IP packets that hold no TCP to this pcap file.", rich_help_panel=OUTPUT),
+    overlap: str = typer.Option("first", "--overlap", metavar="first|last", help="Which copy wins on conflicting overlaps (tcpflow: last).", rich_help_panel=OUTPUT),
+    idle_timeout: Optional[float] = typer.Option(None, "--idle-timeout", metavar="SECONDS", help="Close a connection idle this many seconds (0: never; default 0 for files, 300 for -i).", rich_help_panel=OUTPUT),
+    console: bool = typer.Option(False, "-c", metavar="", help="Print each TCP segment with data to standard output as it arrives; no flow files (a report only with -o or -X).", rich_help_panel=CONSOLE),
+    console_bare: bool = typer.Option(False, "-C", metavar="", help="As -c, without the flow name before each segment.", rich_help_panel=CONSOLE),
+    hex_output: bool = typer.Option(False, "-D", metavar="", help="Print in hex with an ASCII column.", rich_help_panel=CONSOLE),
+    strip: bool = typer.Option(False, "-s", metavar="", help="Non-printable characters as '.' (the default of -c/-C unless -B).", rich_help_panel=CONSOLE),
+    binary: bool = typer.Option(False, "-B", metavar="", help="Print the bytes as they are, even with -c/-C.", rich_help_panel=CONSOLE),
+    no_newline: bool = typer.Option(False, "-0", metavar="", help="No newline after each segment.", rich_help_panel=CONSOLE),
+    json_output: bool = typer.Option(False, "-J", metavar="", help="One JSON object per segment (tcpflow's layout).", rich_help_panel=CONSOLE),
+    color: bool = typer.Option(False, "-g", metavar="", help="Client-to-server segments blue, the others red.", rich_help_panel=CONSOLE),
+    hashes: str = typer.Option("md5,sha256", "--hash", metavar="NAMES", help="Hashes per flow file: md5,sha1,sha256,sha512.", rich_help_panel=POST),
+    all_scanners: bool = typer.Option(False, "-a", metavar="", help="Run every scanner (tcpflow's -a: md5, http, netviz).", rich_help_panel=POST),
+    enable: list[str] = typer.Option([], "-e", metavar="NAME", show_default=False, help="Enable a scanner: http (bodies into files), netviz (report.pdf/png), md5; repeatable.", rich_help_panel=POST),
+    exclusive: Optional[str] = typer.Option(None, "-E", metavar="NAME", help="Run only this scanner (-E http: bodies without per-flow hashes).", rich_help_panel=POST),
+    disable: list[str] = typer.Option([], "-x", metavar="NAME", show_default=False, help="Disable a scanner (-x md5: no per-flow hashes); repeatable.", rich_help_panel=POST),
+    no_decompress: bool = typer.Option(False, "-Z", metavar="", help="Write HTTP bodies as sent: no gzip/deflate decoding.", rich_help_panel=POST),
+    interface: Optional[str] = typer.Option(None, "-i", metavar="IFACE", help="Capture live from this interface (also 'any', 'lo') until SIGINT/SIGTERM, --duration or --packets; a trailing expression is the filter.", rich_help_panel=LIVE),
+    no_promisc: bool = typer.Option(False, "-p", metavar="", help="Do not put the interface into promiscuous mode.", rich_help_panel=LIVE),
+    snaplen: int = typer.Option(262144, "--snaplen", min=1, metavar="BYTES", help="Bytes kept of each live packet.", rich_help_panel=LIVE),
+    duration: float = typer.Option(0.0, "--duration", min=0.0, metavar="SECONDS", help="End the live capture after this many seconds (0: on SIGINT/SIGTERM).", rich_help_panel=LIVE),
+    packets: int = typer.Option(0, "--packets", min=0, metavar="N", help="End the live capture after this many packets (0: no limit).", rich_help_panel=LIVE),
+    save_capture: Optional[str] = typer.Option(None, "--save-capture", metavar="FILE", help="Keep every live packet in this pcapng file (hashed in the report).", rich_help_panel=LIVE),
+    save_capture_size: float = typer.Option(0.0, "--save-capture-size", min=0.0, metavar="MB", help="Start FILE1, FILE2... once a saved file reaches this many MB (0: one file).", rich_help_panel=LIVE),
+    user: Optional[str] = typer.Option(None, "-U", "--relinquish-privileges", metavar="USER", help="Become USER once the interface is open (tcpflow's -U); OUT is handed to USER, a -X report elsewhere must be writable by USER.", rich_help_panel=LIVE),
+    jobs: int = typer.Option(0, "-j", "--jobs", metavar="N", help="Worker processes over captures (0: all cores); outputs are the same for any N.", rich_help_panel=RUN),
+    resume: bool = typer.Option(False, "--resume", metavar="", help="Continue an interrupted (or killed) run in OUT from its journal.", rich_help_panel=RUN),
+    quiet: bool = typer.Option(False, "-q", "--quiet", metavar="", help="No progress bars and no closing summary.", rich_help_panel=RUN),
+    verbose: bool = typer.Option(False, "-v", "--verbose", metavar="", help="As -d 10.", rich_help_panel=RUN),
+    debug: int = typer.Option(1, "-d", metavar="N", help="Verbosity: 0 no closing summary, 1 the default.", rich_help_panel=RUN),
+    rehash_inputs: bool = typer.Option(False, "--rehash-inputs", metavar="", help="Read every input a second time after the run and compare digests (the identity and times of every input are always compared).", rich_help_panel=RUN),
+    show_help: bool = typer.Option(False, "-h", "--help", metavar="", is_eager=True, expose_value=False, callback=_help, help="Show this message and exit.", rich_help_panel=RUN),
+    version: bool = typer.Option(False, "-V", "--version", metavar="", help="Print the version and exit.", rich_help_panel=RUN),
 ) -> None:
     if version:
         typer.echo(f"forensics-tcpflow {__version__}")
@@ -78,7 +113,7 @@ def flows(
         if bpf:
             raise typer.BadParameter("give the filter either with --filter or after -i IFACE, not both", param_hint="--filter")
         bpf, inputs = " ".join(inputs), []       # tcpflow -i IFACE EXPRESSION
-    if read and inputs and not any(os.path.exists(i) for i in inputs):
+    if read and inputs and not input_list and not any(os.path.exists(i) for i in inputs):
         if bpf:
             raise typer.BadParameter("give the filter either with --filter or after -r FILE, not both", param_hint="--filter")
         bpf, inputs = " ".join(inputs), []       # tcpflow -r FILE EXPRESSION
@@ -96,21 +131,36 @@ def flows(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="-e/-E/-x") from None
     idle = idle_timeout if idle_timeout is not None else LIVE_IDLE_SECONDS if interface else 0.0
+    console = console or console_bare
+    outdir = outdir_given or "."
+    if console and report_path is None and outdir_given:
+        report_path = os.path.join(outdir, "report.xml")
     options = Options(
-        inputs=captures, outdir=outdir, overlap=overlap, max_seek=max_seek, max_fds=max_fds,
+        inputs=captures, outdir=outdir, finish_inputs=tuple(finish), overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
         idle_timeout_ns=int(idle * NS), frag_timeout_ns=int(frag_timeout * NS),
-        hashes=_split(hashes) if "md5" in scanners else (), reports=_split(reports), report_path=report_path, jobs=jobs,
-        merge=merge, resume=resume, quiet=quiet, rehash_inputs=rehash_inputs,
+        hashes=_split(hashes) if "md5" in scanners else (),
+        reports=_split(reports) if report_path or not console else (), report_path=report_path, jobs=jobs,
+        merge=merge, resume=resume, quiet=quiet or console, rehash_inputs=rehash_inputs,
         scanners=scanners, decompress=not no_decompress,
         interface=interface, snaplen=snaplen, promiscuous=not no_promisc, duration_ns=int(duration * NS),
         max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB), user=user,
+        console=console, console_header=not console_bare and not json_output,
+        console_format=_console_format(hex_output, json_output, binary), console_color=color,
+        console_newline=not no_newline, findx=findx and not packet_files, unprocessed=unprocessed, packet_files=packet_files,
+        verbosity=10 if verbose else debug,
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version
-    with ProgressBars(env, enabled=not quiet):
+    with ProgressBars(env, enabled=not options.quiet):
         status = run(options, env)
     raise typer.Exit(int(status))
+
+
+def _console_format(hex_output: bool, json_output: bool, binary: bool) -> str:
+    """tcpflow's precedence: hex over JSON over binary; otherwise non-printable bytes become '.'
+    (-s only restates that default)."""
+    return "hex" if hex_output else "json" if json_output else "binary" if binary else "strip"
 
 
 def main(argv: list[str] | None = None, env: Environment | None = None) -> int:

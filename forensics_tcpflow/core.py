@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -17,6 +18,8 @@ from .batch.journal import Journal, JournalError, state_dir
 from .batch.merge import order_by_first_packet
 from .batch.walk import walk_inputs
 from .capture.bpf import PacketFilter
+from .capture.stdin import STDIN_PATH
+from .capture.writer import PcapWriter
 from .environment import Environment, Progress
 from .exitstatus import ExitStatus
 from .flow.naming import TemplateError, build_template
@@ -30,6 +33,9 @@ from .report.validate import validate_report
 from .privileges import account
 from .runinfo import make_run_info
 from .scan.registry import ScanContext, ScanResults, post_scanners, run_scanners
+from .sink.console import ConsolePrinter
+from .sink.packets import DirectionPcaps
+from .sink.tap import TapSink
 
 class UsageError(Exception):
     """Options that cannot work together; nothing was written."""
@@ -44,21 +50,29 @@ def _inside(child: Path, parent: Path) -> bool:
 
 
 def _check_layout(options: Options, report_path: Path) -> None:
-    """Evidence is read-only: nothing is written into an input folder or beside an input file."""
-    out = Path(options.outdir).resolve()
-    report = report_path.resolve()
-    for given in options.inputs:
+    """Evidence is read-only: nothing is written into an input folder, nor into the folder that
+    holds an input file itself (a folder below it is another place). A missing input is left
+    to the reading stage, which names it ("No such file or directory")."""
+    targets = [(what, path.resolve(), path.resolve().parent) for what, path in (
+        ("report", report_path if options.reports else None),
+        ("-w file", Path(options.unprocessed) if options.unprocessed else None)) if path is not None]
+    if not options.console:     # console mode keeps no files in OUT
+        out = Path(options.outdir).resolve()
+        targets.append(("output directory", out, out))
+    for given in options.inputs + options.finish_inputs:
+        if given == STDIN_PATH or not os.path.exists(given):
+            continue
         src = Path(given).resolve()
-        tree = src if src.is_dir() else src.parent
-        for what, target in (("output directory", out), ("report", report)):
-            if _inside(target, tree):
-                where = "inside the evidence folder" if src.is_dir() else "beside the evidence file"
-                raise UsageError(f"{what} {target} lies {where} {given}")
+        for what, target, folder in targets:
+            if src.is_dir() and _inside(target, src):
+                raise UsageError(f"{what} {target} lies inside the evidence folder {given}")
+            if not src.is_dir() and folder == src.parent:
+                raise UsageError(f"{what} {target} lies beside the evidence file {given}")
     if options.resume:
         return
-    if report_path.exists():
+    if report_path.exists() and (options.reports or not options.console):
         raise UsageError(f"{report_path} already exists: choose a new output directory (or --resume)")
-    if state_dir(options.outdir).exists():
+    if not options.console and state_dir(options.outdir).exists():
         raise UsageError(f"{options.outdir} holds an unfinished run: continue it with --resume,"
                          " or choose a new output directory")
 
@@ -109,6 +123,8 @@ def plan_jobs(options: Options, captures: list[tuple[str, str]]) -> list[Job]:
     if options.merge and captures:
         ordered = order_by_first_packet(captures)
         return [Job(0, tuple((path, path) for path, _ in ordered), "")]
+    if options.finish_inputs and captures:     # -R: the connections run on from the -r captures
+        return [Job(0, tuple((path, path) for path, _ in captures), "")]
     workers = options.jobs or os.cpu_count() or 1
     shards = workers // len(captures) if captures else 1
     template = build_template(options.template, options.fflags)
@@ -152,6 +168,46 @@ def run(options: Options, env: Environment) -> ExitStatus:
     except (UsageError, TemplateError, ValueError) as exc:
         env.error(str(exc))
         return ExitStatus.USAGE
+    if options.console or options.unprocessed or options.packet_files:
+        return _with_taps(options, env, report_path, start_ns)
+    return _guarded(options, env, report_path, start_ns)
+
+
+def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: int) -> ExitStatus:
+    """Per-packet outputs (console, -K, -w) follow the packets of all captures in the order given, as
+    tcpflow's do: one job at a time in this process. Console mode and -K keep no flow files; console
+    mode's workspace is a scratch folder, and its report (only with -X or -o) goes to `report_path`."""
+    template = build_template(options.template, options.fflags)
+    printer = writer = None
+    if options.console:
+        env.stdout.flush()
+        printer = ConsolePrinter(env.stdout.buffer, template=template, outdir=options.outdir,
+                                 fmt=options.console_format, header=options.console_header,
+                                 color=options.console_color, newline=options.console_newline,
+                                 max_bytes=options.max_bytes)
+    try:
+        if options.unprocessed:
+            writer = PcapWriter(open(options.unprocessed, "xb"))
+    except OSError as exc:
+        env.error(f"cannot write {options.unprocessed}: {exc.strerror or exc}")
+        return ExitStatus.USAGE
+    taps = replace(env, make_sink=lambda root, *args: TapSink(
+        env.make_sink(root, *args), printer, writer,
+        DirectionPcaps(str(root), template) if options.packet_files else None))
+    options = replace(options, jobs=1, fflags=options.fflags + ("X" if options.console or options.packet_files else ""))
+    try:
+        if not options.console:
+            return _guarded(options, taps, report_path, start_ns)
+        with tempfile.TemporaryDirectory(prefix="forensics-tcpflow-") as scratch:
+            return _guarded(replace(options, outdir=scratch), taps, report_path, start_ns)
+    finally:
+        if writer is not None:
+            writer.close()
+        if options.console:
+            env.stdout.buffer.flush()
+
+
+def _guarded(options: Options, env: Environment, report_path: Path, start_ns: int) -> ExitStatus:
     with _stop_on_signals() as stop:
         try:
             return _run(options, env, report_path, start_ns, stop)
@@ -169,7 +225,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     outdir.mkdir(parents=True, exist_ok=True)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     tally = Tally()
-    captures, tally.skipped = walk_inputs(options.inputs)
+    captures, tally.skipped = walk_inputs(options.inputs + options.finish_inputs)
     for path, reason in tally.skipped:
         env.warn(f"{path}: skipped: {reason}")
         tally.warnings += 1
@@ -301,7 +357,7 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
         status = ExitStatus.INPUT_ERRORS
     if not interrupted:
         journal.remove()
-    if not options.quiet:
+    if not options.quiet and options.verbosity > 0:
         _summary(env, summaries, len(labels), errors, tally, env.clock_ns() - start_ns)
     return status
 

@@ -20,6 +20,7 @@ from .capture.reader import open_capture
 from .capture.live import LiveCapture, LiveSettings
 from .capture.record import CaptureError, Record
 from .capture.savefile import CaptureSaver
+from .capture.stdin import STDIN_LABEL, STDIN_PATH, StdinSource
 from .decode.decoder import Decoder
 from .decode.segment import Segment
 from .environment import Progress
@@ -37,6 +38,7 @@ from .fastpath.shard import Shard
 
 PROGRESS_EVERY = 4096          # records between progress callbacks (and stop checks)
 EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
+NOT_TCP_IP = "ipproto:"        # the decoder's reason for an IP packet without TCP: tcpflow's -w saves those
 
 
 class Interrupted(Exception):
@@ -115,7 +117,7 @@ def _process(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSi
             if stop():
                 interrupted = True
                 break
-            table.begin_capture(label, frames)
+            table.begin_capture(label, frames, start_new=path not in options.finish_inputs)
             before = decoder.stats.counters + table.counters
             overlaps = len(decoder.stats.fragment_overlaps)
             summary, interrupted = one_capture(path, label, options, decoder, table, progress, packet_filter,
@@ -153,16 +155,18 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
                  progress: Callable[[Progress], None], packet_filter: PacketFilter | None,
                  stop: Callable[[], bool], shard: Shard) -> tuple[InputSummary, bool]:
     """Read the capture once, fingerprinting the bytes read; True when `stop` cut the reading short."""
-    summary = InputSummary(path=label, abspath=os.path.abspath(path))
+    stream = path == STDIN_PATH
+    summary = InputSummary(path=label, abspath=STDIN_LABEL if stream else os.path.abspath(path), stream=stream)
     interrupted = False
     try:     # the first shard vouches for the file: the others read it without hashing
-        source = EvidenceFile(path, HASHES if not shard.index else ())
+        source: EvidenceFile | StdinSource = (StdinSource() if stream
+                                              else EvidenceFile(path, HASHES if not shard.index else ()))
     except OSError as exc:
         summary.error = f"{label}: cannot read: {exc.strerror or exc}"
         return summary, interrupted
     with source:
         summary.stat_before = source.before
-        summary.size, summary.mtime_ns = source.before[0], source.before[1]
+        summary.size, summary.mtime_ns = source.before[:2] if source.before else (0, 0)
         progress(Progress("start-capture", label, summary.size))
         try:
             _pump(source, label, options, decoder, table, summary, progress, packet_filter, stop, shard)
@@ -180,7 +184,9 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
                 summary.md5_before, summary.sha256_before = digests["md5"], digests["sha256"]
             except OSError as exc:
                 summary.error = summary.error or f"{label}: cannot read: {exc.strerror or exc}"
-    if not shard.index:
+        if stream:
+            summary.size = source.size
+    if not shard.index and not stream:     # a stream has no identity to compare after the run
         _check_unchanged(path, label, options, summary)
     progress(Progress("end-capture", label, summary.size))
     return summary, interrupted
@@ -224,8 +230,8 @@ def _one_live(settings: LiveSettings, path: str, label: str, options: Options,
             if options.user:      # what needs root is open: the interface, the saved capture
                 relinquish(options.user)
             progress(Progress("start-capture", label, 0))
-            _feed(saver.tee(capture) if saver else capture, summary, decoder, table.add,
-                  table if options.idle_timeout_ns > 0 else None, None, show, LIVE_PROGRESS_EVERY)
+            _feed(saver.tee(capture) if saver else capture, summary, decoder, table, table.add,
+                  options.idle_timeout_ns > 0, None, show, LIVE_PROGRESS_EVERY)
         except CaptureError as exc:
             summary.error = str(exc)
         except SinkError as exc:
@@ -269,14 +275,16 @@ def _check_unchanged(path: str, label: str, options: Options, summary: InputSumm
             summary.error = summary.error or f"{label}: the capture changed while it was processed (digests differ)"
 
 
-def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, table: FlowTable,
+def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, decoder: Decoder, table: FlowTable,
           summary: InputSummary, progress: Callable[[Progress], None],
           packet_filter: PacketFilter | None, stop: Callable[[], bool], shard: Shard) -> None:
     """The fast path where the capture allows it, then the per-packet loop for whatever is left."""
     add = shard.owned(table.add)
     expire = options.idle_timeout_ns > 0
     packets = 0
-    header = fast_header(os.pread(source.fd, 65536, 0)) if packet_filter is None and not expire else None
+    header = (fast_header(os.pread(source.fd, 65536, 0))     # per-packet taps and -I see every segment
+              if isinstance(source, EvidenceFile) and packet_filter is None and not expire
+              and not table.sink.per_packet and not options.findx else None)
     if header is not None:
         def window(done: int, position: int) -> None:
             progress(Progress("bytes", label, position))
@@ -306,18 +314,21 @@ def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, 
                 raise Interrupted(f"record {record.frame}")
 
         try:
-            _feed(records, summary, decoder, add, table if expire else None, packet_filter, tick, PROGRESS_EVERY)
+            _feed(records, summary, decoder, table, add, expire, packet_filter, tick, PROGRESS_EVERY)
         finally:
             summary.linktypes = tuple(sorted(capture.linktypes))
 
 
-def _feed(records: Iterable[Record], summary: InputSummary, decoder: Decoder, add: Callable[[Segment], None],
-          expiring: FlowTable | None, packet_filter: PacketFilter | None, tick: Callable[[Record], None],
-          every: int) -> None:
-    """The per-record loop every source shares (files after the fast path, live interfaces): count,
-    filter, decode, reassemble; `tick` every `every` records (progress, stop), idle sweeps now and then.
+def _feed(records: Iterable[Record], summary: InputSummary, decoder: Decoder, table: FlowTable,
+          add: Callable[[Segment], None], expire: bool, packet_filter: PacketFilter | None,
+          tick: Callable[[Record], None], every: int) -> None:
+    """The per-record loop every source shares (files after the fast path, standard input, live
+    interfaces): count, filter, decode, show each segment to per-packet taps (console, -K, -w),
+    reassemble; `tick` every `every` records (progress, stop), idle sweeps now and then.
     The counts continue those already in `summary` and are stored back however the loop ends."""
     decode = decoder.decode
+    sink = table.sink
+    per_packet = sink.per_packet
     packets, truncated, filtered = summary.packets, summary.truncated_packets, summary.filtered_packets
     first_ts, last_ts = summary.first_ts_ns, summary.last_ts_ns
     try:
@@ -331,12 +342,19 @@ def _feed(records: Iterable[Record], summary: InputSummary, decoder: Decoder, ad
             if packet_filter is not None and not packet_filter.matches(record):
                 filtered += 1
                 continue
-            for segment in decode(record):
+            segments = decode(record)
+            if per_packet:
+                for segment in segments:
+                    if table.start_new or table.continues(segment):
+                        sink.segment(segment, record)
+                if not segments and decoder.skipped.startswith(NOT_TCP_IP):
+                    sink.unprocessed(record)
+            for segment in segments:
                 add(segment)
             if not packets % every:
                 tick(record)
-                if expiring is not None and not packets % EXPIRE_EVERY:
-                    expiring.expire(record.ts_ns)
+                if expire and not packets % EXPIRE_EVERY:
+                    table.expire(record.ts_ns)
     finally:
         summary.packets, summary.truncated_packets, summary.filtered_packets = packets, truncated, filtered
         summary.first_ts_ns, summary.last_ts_ns = first_ts, last_ts

@@ -14,6 +14,7 @@ class Options:
 
     inputs: tuple[str, ...]
     outdir: str
+    finish_inputs: tuple[str, ...] = ()      # -R: read after the inputs, only to finish their connections
     overlap: str = "first"                   # "first" | "last" (tcpflow)
     max_seek: int = 16 * 1024 * 1024         # -m: a jump this far starts a new cN file
     max_fds: int = 1000                      # -f: LRU bound on open flow files
@@ -43,4 +44,13 @@ class Options:
     save_capture: str | None = None          # --save-capture: pcapng of every live packet
     save_capture_size: int = 0               # --save-capture-size, in bytes (0: one file)
     user: str | None = None                  # -U: become this user once the interface is open
+    console: bool = False                    # -c/-C: print each data segment, write no flow files
+    console_header: bool = True              # False with -C: no "name: " before each segment
+    console_format: str = "strip"            # "strip" | "binary" (-B) | "hex" (-D) | "json" (-J), as tcpflow resolves them
+    console_color: bool = False              # -g
+    console_newline: bool = True             # False with -0
+    findx: bool = False                      # -I: a .findx byte index beside every flow file
+    unprocessed: str | None = None           # -w FILE: IP packets without TCP, as a pcap
+    packet_files: bool = False               # -K: a pcap per direction instead of its flow file
+    verbosity: int = 1                       # -d N (-v is 10)
     extra: dict[str, str] = field(default_factory=dict)

@@ -67,6 +67,7 @@ class InputSummary:
     error: str = ""                        # the message that stopped reading, if any
     output_dir: str = ""                   # where this capture's flows went, relative to OUT
     live: LiveInfo | None = None           # set when the input is an interface (-i), not a file
+    stream: bool = False                   # standard input: no identity to compare after the run
 
 
 @dataclass(slots=True)

@@ -264,3 +264,11 @@ def test_pflog_facts_in_every_report(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "flows.jsonl").read_text().splitlines()]
     assert [row["link_facts"] for row in rows] == [facts, facts]
     assert '"{""pflog_action"": ""pass""' in (tmp_path / "flows.csv").read_text()
+def test_help_groups_options_as_tcpflow(capsys: pytest.CaptureFixture[str]) -> None:
+    from forensics_tcpflow.cli import main
+    assert main(["-h"]) == 0
+    text = capsys.readouterr().out
+    for panel in ("Input", "Output", "Console output", "Post-processing", "Differences from tcpflow 1.6.1"):
+        assert panel in text
+    options = text[text.index("-r "):]
+    assert "<bool>" not in options and "<list[str]>" not in options

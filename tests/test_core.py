@@ -45,7 +45,9 @@ def test_nothing_written_beside_an_evidence_file(tmp_path: Path) -> None:
     capture.write_bytes(b"")
     elsewhere = tmp_path / "flows"
     with pytest.raises(UsageError, match="beside the evidence file"):
-        _check_layout(Options(inputs=(str(capture),), outdir=str(capture.parent / "out")), elsewhere / "r.xml")
+        _check_layout(Options(inputs=(str(capture),), outdir=str(capture.parent)), elsewhere / "r.xml")
+    # a folder below the one holding the file is another place (as -r /evidence.pcap -o /cases/out)
+    _check_layout(Options(inputs=(str(capture),), outdir=str(capture.parent / "out")), elsewhere / "r.xml")
     with pytest.raises(UsageError, match="report .* beside the evidence file"):
         _check_layout(Options(inputs=(str(capture),), outdir=str(elsewhere)), capture.parent / "report.xml")
     _check_layout(Options(inputs=(str(capture),), outdir=str(elsewhere)), elsewhere / "report.xml")

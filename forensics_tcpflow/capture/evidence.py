@@ -78,6 +78,14 @@ class Digests:
             self._pool = None
 
 
+def drain(source: io.RawIOBase, digests: Digests) -> dict[str, str]:
+    """Read `source` to its end, every byte feeding `digests`; then the hex digests."""
+    buffer = memoryview(bytearray(DRAIN_CHUNK))
+    while source.readinto(buffer):
+        pass
+    return digests.hexdigests()
+
+
 class EvidenceFile(io.RawIOBase):
     """A capture file opened read-only, non-blocking (a FIFO named like a capture cannot hang
     the run), refused unless it is a regular file. Every byte read the first time feeds the
@@ -150,10 +158,7 @@ class EvidenceFile(io.RawIOBase):
         """Read what the readers left unread (a damaged tail, a decompressor's trailer), so the
         digests cover the whole file as `verify` will read it; then the hex digests."""
         self.seek(self._hashed)
-        buffer = memoryview(bytearray(DRAIN_CHUNK))
-        while self.readinto(buffer):
-            pass
-        return self.digests.hexdigests()
+        return drain(self, self.digests)
 
     def close(self) -> None:
         if not self.closed:

@@ -59,6 +59,7 @@ class Decoder:
         self.reassembled = False
         self.facts: dict[str, str] = {}
         self.extra: list[Segment] = []
+        self.skipped = ""          # why the last packet held no TCP, when it was read fine
 
     def decode(self, record: Record) -> list[Segment]:
         self.frame = record.frame
@@ -68,6 +69,7 @@ class Decoder:
         self.tunnelled = self.reassembled = False
         if self.facts:
             self.facts = {}
+        self.skipped = ""
         handler = LINKTYPES.get(record.linktype)
         if handler is None:
             self.fail(f"linktype:{record.linktype}")
@@ -109,5 +111,6 @@ class Decoder:
 
     def skip(self, reason: str) -> None:
         """Count a packet that was decoded and holds no TCP."""
+        self.skipped = reason
         self.counters[reason] += 1
         self.counters["not-tcp"] += 1

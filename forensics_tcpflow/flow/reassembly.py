@@ -79,19 +79,22 @@ class Direction:
         return self.offset(seq) - max(self.frontier, self.stream_end)
 
     # -- data ------------------------------------------------------------
-    def add(self, seq: int, payload: bytes, missing: int = 0) -> None:
-        """Place a segment's bytes; `missing` bytes after them were cut by the snaplen."""
+    def add(self, seq: int, payload: bytes, missing: int = 0) -> int | None:
+        """Place a segment's bytes; `missing` bytes after them were cut by the snaplen.
+        Returns the offset the segment starts at, None when it lies before the stream's start."""
         if not self.isn_known:
             self.isn_known = True
             self.next_seq = seq
         off = self.offset(seq)
+        placed: int | None = max(off, 0)
         if off < 0:
             if self.syn_seen or -off > self.max_shift:
                 # data before the SYN's sequence number, or too far back to be this stream's start
                 self.violations += 1
+                placed = None
                 cut = -off
                 if cut >= len(payload) + missing:
-                    return
+                    return placed
                 payload, missing = payload[cut:], missing - max(0, cut - len(payload))
                 off = 0
             else:
@@ -109,6 +112,7 @@ class Direction:
             if payload:
                 self._insert(off, payload)
         self._drain()
+        return placed
 
     def append(self, data: bytes) -> None:
         """In-order bytes at the frontier, nothing pending, the file open, no -b limit (see

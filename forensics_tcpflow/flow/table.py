@@ -19,6 +19,7 @@ from typing import Callable
 from ..decode.segment import TH_ACK, TH_FIN, TH_RST, TH_SYN, Segment
 from ..options import NS, Options
 from ..sink import FlowFile, FlowSink
+from ..sink.findx import SUFFIX as FINDX_SUFFIX, findx_text
 from .community_id import community_id
 from .naming import NameFields, expand, format_mac, printable_address
 from .reassembly import HOLE, TRUNCATED, Direction, signed32
@@ -37,7 +38,7 @@ class Half:
     __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
                  "packets", "caplen_short", "reassembled", "wire_bytes", "captured_bytes", "mac_src", "mac_dst", "role",
                  "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason",
-                 "capture", "span_first", "spans", "fast_seq", "facts")
+                 "capture", "span_first", "spans", "fast_seq", "facts", "index")
 
     def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
         self.conn = conn
@@ -65,6 +66,7 @@ class Half:
         self.spans: list[tuple[str, int, int]] = []  # earlier captures: (capture, first frame, last frame)
         self.fast_seq = -1      # see FlowTable.refresh: the sequence number in-order data may be appended at
         self.facts = seg.facts                     # link-layer facts of its first packet (pflog, NFLOG)
+        self.index: list[tuple[int, int, int]] | None = None   # -I: (offset, ts, length) per stored segment
 
 
 def count_packet(half: Half, wire: int, cap: int, ts_ns: int, frame: int) -> None:
@@ -109,6 +111,7 @@ class FlowTable:
         self.frame_base = 0
         self.now = 0
         self.files_kept = "X" not in options.fflags    # -FX: report only, no file to name
+        self.start_new = True
 
     # -- per segment -----------------------------------------------------
     def add(self, seg: Segment) -> None:
@@ -136,6 +139,9 @@ class FlowTable:
             if self._late(key, seg):
                 self.counters["segments-after-close"] += 1
                 return
+            if not self.start_new:
+                self.counters["segments-not-finishing"] += 1
+                return
             half = self._new_half(key, seg)
         elif seg.payload and half.stream.distance(seg.seq) > self.options.max_seek:
             half = self._seq_jump(half, key, seg)
@@ -155,7 +161,10 @@ class FlowTable:
         if seg.payload or seg.missing:
             if flags & TH_SYN:
                 half.stream.violations += 1        # data on SYN: legal, rare, worth a note
-            stream.add(seg.seq + (1 if flags & TH_SYN else 0), seg.payload, seg.missing)
+            frontier = stream.frontier
+            placed = stream.add(seg.seq + (1 if flags & TH_SYN else 0), seg.payload, seg.missing)
+            if half.index is not None and placed is not None and seg.payload:
+                self._index(half, placed, frontier, seg)
             if stream.pending_bytes > self.options.reorder_memory:
                 stream.flush()
         if flags & TH_FIN:
@@ -171,6 +180,11 @@ class FlowTable:
             self._close_half(half, "fin")
             if all(h.closed for h in conn.halves.values()) and len(conn.halves) == 2:
                 self._finish_connection(conn, "fin")
+
+    def continues(self, seg: Segment) -> bool:
+        """Whether the segment's direction is open: all a -R capture may add to."""
+        half = self.halves.get((seg.src, seg.dst, seg.sport, seg.dport, seg.vlans))
+        return half is not None and not half.closed
 
     def _count(self, half: Half, seg: Segment) -> None:
         if half.capture is not self.capture:
@@ -192,6 +206,15 @@ class FlowTable:
         plain = (not half.closed and s.isn_known and not s.pending and s.fin_seq is None and s.file is not None
                  and half.capture is self.capture and self.options.max_bytes is None)
         half.fast_seq = s.next_seq if plain and half.conn.reset_ns is None else -1
+
+    def _index(self, half: Half, placed: int, frontier: int, seg: Segment) -> None:
+        """A -I line, unless tcpflow would skip the segment as an RFC 1122 keepalive."""
+        length = len(seg.payload)
+        if length == 1 and placed == frontier - 1:
+            return
+        limit = self.options.max_bytes
+        stored = length if limit is None else max(0, min(length, limit - placed))
+        half.index.append((placed, seg.ts_ns, stored))
 
     def _is_new_syn(self, half: Half, seg: Segment) -> bool:
         """A SYN with another ISN, or far from the data seen, opens a new connection."""
@@ -258,14 +281,16 @@ class FlowTable:
             half.role = "client-to-server" if peer.role == "server-to-client" else "server-to-client"
         return half
 
-    def begin_capture(self, capture: str, frames_before: int = 0) -> None:
+    def begin_capture(self, capture: str, frames_before: int = 0, start_new: bool = True) -> None:
         """The next segments come from `capture`: a --merge set's connections run on across files.
 
         `frames_before` counts the packets of the captures read before it, so a
         connection's id (the ordinal of its first packet in the set) stays unique.
+        `start_new` false (tcpflow's -R): only directions already open take segments.
         """
         self.capture = capture
         self.frame_base = frames_before
+        self.start_new = start_new
 
     def _next_capture(self, half: Half, seg: Segment) -> None:
         if half.packets:          # before its first packet a direction only takes the capture's name
@@ -279,6 +304,8 @@ class FlowTable:
                                 self.options.max_seek)
         conn.halves[key] = half
         self.halves[key] = half
+        if self.options.findx:
+            half.index = []
         return half
 
     def _seq_jump(self, half: Half, key: Key, seg: Segment) -> Half:
@@ -314,6 +341,15 @@ class FlowTable:
         if half.stream.file is not None:
             half.size, half.hashes = half.stream.file.close(half.first_ts)
             half.stream.file = None
+            if half.index:
+                self._write_index(half)
+
+    def _write_index(self, half: Half) -> None:
+        index = self.sink.create(half.name + FINDX_SUFFIX)
+        if index is not None:
+            index.write(0, findx_text(half.index or []))
+            index.close(half.first_ts)
+        half.index = None
 
     def _expire_resets(self) -> None:
         """Connections reset longer ago than the linger time take no more data."""

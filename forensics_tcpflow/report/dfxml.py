@@ -157,6 +157,8 @@ def _input_attrs(index: int, inp: InputSummary) -> dict[str, str]:
     if inp.last_ts_ns is not None:
         attrs["last_packet_time"] = iso_time(inp.last_ts_ns)
     attrs["output_dir"] = inp.output_dir
+    if inp.stream:
+        attrs["stream"] = "true"
     return attrs
 
 

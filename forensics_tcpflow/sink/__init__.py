@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..capture.record import Record
+    from ..decode.segment import Segment
 
 
 class FlowFile(Protocol):
@@ -24,3 +28,13 @@ class FlowSink(Protocol):
         """A new, empty file; None when the name is in use already (the caller tries the next cN)."""
 
     def close(self) -> None: ...
+
+    # Per-packet hooks, in arrival order (console output, -K, -w). Only a sink whose `per_packet`
+    # is true gets them; the fast path, which skips packets it can batch, is then off.
+    per_packet: bool
+
+    def segment(self, seg: "Segment", record: "Record") -> None:
+        """Every decoded TCP segment (and the packet it came in), before the flow table sees it."""
+
+    def unprocessed(self, record: "Record") -> None:
+        """A packet that was read and holds IP, but no TCP (tcpflow's -w)."""

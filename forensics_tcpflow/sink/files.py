@@ -253,6 +253,8 @@ class BufferBudget:
 class FileSink:
     """Flow files under `root`; `keep=False` is tcpflow's -FX (report only)."""
 
+    per_packet = False
+
     def __init__(self, root: Path, hash_names: tuple[str, ...], max_fds: int = 1000,
                  keep: bool = True) -> None:
         self.root = str(root)
