@@ -48,6 +48,7 @@ def flows(
     reports: str = typer.Option("dfxml,jsonl,csv", "--report", help="Report formats: dfxml,jsonl,csv."),
     report_path: Optional[str] = typer.Option(None, "-X", help="DFXML report path (default OUT/report.xml)."),
     jobs: int = typer.Option(0, "-j", "--jobs", help="Worker processes over captures (0: all cores); outputs are the same for any N."),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Run the jobs on a Dask scheduler's workers (tcp://HOST:8786), or local:N for N local worker processes; inputs and OUT must be shared. Needs the [cluster] extra."),
     merge: bool = typer.Option(False, "--merge", help="Treat all inputs as one evidence set (rotated captures), read in first-packet order."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted (or killed) run in OUT from its journal."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars."),
@@ -75,7 +76,7 @@ def flows(
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
         idle_timeout_ns=int(idle_timeout * NS), frag_timeout_ns=int(frag_timeout * NS),
         hashes=_split(hashes), reports=_split(reports), report_path=report_path, jobs=jobs,
-        merge=merge, resume=resume, quiet=quiet, rehash_inputs=rehash_inputs,
+        merge=merge, resume=resume, quiet=quiet, rehash_inputs=rehash_inputs, cluster=cluster,
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version

@@ -33,4 +33,5 @@ class Options:
     resume: bool = False
     quiet: bool = False
     rehash_inputs: bool = False              # a second full read of every input after the run
+    cluster: str | None = None               # Dask scheduler address, or "local:N" for a LocalCluster
     extra: dict[str, str] = field(default_factory=dict)

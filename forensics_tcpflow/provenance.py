@@ -38,6 +38,7 @@ class InputSummary:
     fragment_overlaps: list[tuple[str, int, int, str]] = field(default_factory=list)
     error: str = ""                        # the message that stopped reading, if any
     output_dir: str = ""                   # where this capture's flows went, relative to OUT
+    workers: list[str] = field(default_factory=list)   # --cluster: the Dask workers that ran it
 
 
 @dataclass(slots=True)
@@ -62,3 +63,4 @@ class RunInfo:
     interrupted: bool = False
     options: dict[str, str] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
+    cluster: dict[str, str] = field(default_factory=dict)   # --cluster: scheduler address, Dask versions
