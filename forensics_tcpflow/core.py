@@ -152,6 +152,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     for path, reason in tally.skipped:
         env.warn(f"{path}: skipped: {reason}")
         tally.warnings += 1
+    runner.check([path for path, _ in captures], outdir)
     journal = Journal(state_dir(outdir))
     jobs = plan_jobs(options, captures, runner.slots)
     if options.resume:

@@ -9,6 +9,7 @@ coordinating process alone moves files into place, journals and reports.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import tempfile
@@ -35,6 +36,7 @@ except ImportError as exc:  # the optional extra is missing: say how to install 
 
 LOCAL = "local:"
 CONNECT_SECONDS = 30           # to reach the scheduler and to see a first worker
+CLOSE_SECONDS = 5
 POLL_SECONDS = 0.1
 STOP_SECONDS = 120             # running jobs told to stop close their flows within this
 SEND_EVERY_NS = 500_000_000    # a worker's progress in bytes reaches the coordinator at most this often
@@ -59,20 +61,16 @@ def _connect(address: str) -> tuple[Client, LocalCluster | None]:
 
 
 def check_worker(inputs: tuple[str, ...], outdir: str, version_here: str) -> str:
-    """On a worker: what it cannot do of the run ("" when it can read every input and write OUT)."""
+    """On a worker: what it cannot do of the run ("" when it can read every capture and write OUT)."""
     if version_here != __version__:
         return f"runs forensics-tcpflow {__version__}, the coordinator {version_here}"
     for path in inputs:
         try:
-            if os.path.isdir(path):
-                os.listdir(path)
-            else:
-                with open(path, "rb") as fh:
-                    fh.read(1)
+            with open(path, "rb") as fh:
+                fh.read(1)
         except OSError as exc:
             return f"cannot read {path}: {exc.strerror or exc}"
     try:
-        os.makedirs(outdir, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".probe-", dir=outdir)
         os.close(fd)
         os.unlink(probe)
@@ -112,6 +110,7 @@ class ClusterRunner:
 
     def __init__(self, options: Options) -> None:
         address = options.cluster or ""
+        _quiet_dask()
         self._client, self._local = _connect(address)
         try:
             self._client.wait_for_workers(1, timeout=CONNECT_SECONDS)
@@ -119,14 +118,14 @@ class ClusterRunner:
             workers = self._client.scheduler_info(n_workers=-1)["workers"]
             self.slots = sum(info["nthreads"] for info in workers.values())
             self.facts = {"scheduler": self.scheduler, "dask": version("dask"), "distributed": distributed.__version__}
-            self._check(options)
         except BaseException:
             self.close()
             raise
 
-    def _check(self, options: Options) -> None:
-        inputs = tuple(os.path.abspath(path) for path in options.inputs)
-        answers = self._client.run(check_worker, inputs, os.path.abspath(options.outdir), __version__)
+    def check(self, captures: list[str], outdir: Path) -> None:
+        """Every worker reads a byte of every capture and writes a file into OUT (then removes it)."""
+        inputs = tuple(os.path.abspath(path) for path in captures)
+        answers = self._client.run(check_worker, inputs, os.path.abspath(outdir), __version__)
         problems = [f"worker {worker} {problem}" for worker, problem in sorted(answers.items()) if problem]
         if problems:
             raise RunnerError("the cluster cannot run this: " + "; ".join(problems)
@@ -163,9 +162,10 @@ class ClusterRunner:
                     yield self._result(future, job)
         finally:
             _drain(events, progress)
-            self._client.cancel(list(futures), force=True)
-            self._tell(_forget_run, run_id)
-            self._client.unsubscribe_topic(run_id)
+            if self._client.status == "running":    # a scheduler gone would be waited for in vain
+                self._client.cancel(list(futures), force=True)
+                self._tell(_forget_run, run_id)
+                self._client.unsubscribe_topic(run_id)
 
     def _stop(self, run_id: str, futures: dict[Future, Job]) -> None:
         """Tell the workers' running jobs to stop; jobs not yet started are cancelled."""
@@ -181,7 +181,8 @@ class ClusterRunner:
             pass   # a cluster gone has no jobs left to tell
 
     def _alive(self) -> None:
-        if self._client.status not in ("running", "connecting"):
+        """A client reconnecting has lost its futures with the scheduler: the jobs it ran are gone."""
+        if self._client.status != "running":
             raise RunnerError(f"lost the Dask scheduler at {self.scheduler}: the jobs finished so far are"
                               " journaled; continue with --resume (on the cluster or on this machine)")
 
@@ -197,9 +198,20 @@ class ClusterRunner:
                               f" killed every worker that tried it: {exc}") from exc
 
     def close(self) -> None:
-        self._client.close()
+        try:
+            self._client.close(timeout=CLOSE_SECONDS)
+        except (OSError, TimeoutError):
+            pass   # the scheduler is gone: there is nothing left to close
         if self._local is not None:
             self._local.close()
+
+
+def _quiet_dask() -> None:
+    """Dask's own log lines (tracebacks of lost connections) stay out of ours: its faults reach the user
+    as our errors."""
+    for name in ["distributed", *logging.Logger.manager.loggerDict]:
+        if name.split(".")[0] == "distributed":
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def _absolute(job: Job) -> Job:

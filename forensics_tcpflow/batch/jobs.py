@@ -116,6 +116,9 @@ class Runner(Protocol):
     facts: dict[str, str]    # for the report (empty when the jobs ran on this machine)
     slots: int               # jobs it runs at once (0: as -j says)
 
+    def check(self, captures: list[str], outdir: Path) -> None:
+        """Raise RunnerError unless whatever runs the jobs can read every capture and write OUT."""
+
     def run(self, jobs: list[Job], options: Options, workspace: Workspace, make_sink: SinkFactory,
             progress: Callable[[Progress], None], stop: threading.Event) -> Iterator[JobResult]: ...
 
@@ -125,6 +128,9 @@ class LocalRunner:
 
     facts: dict[str, str] = {}
     slots = 0
+
+    def check(self, captures: list[str], outdir: Path) -> None:
+        """This process listed the captures and made OUT: the jobs run as the same user, on the same files."""
 
     def run(self, jobs: list[Job], options: Options, workspace: Workspace, make_sink: SinkFactory,
             progress: Callable[[Progress], None], stop: threading.Event) -> Iterator[JobResult]:
