@@ -9,9 +9,11 @@ coordinating process alone moves files into place, journals and reports.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import signal
 import tempfile
 import threading
 import time
@@ -50,14 +52,29 @@ def _connect(address: str) -> tuple[Client, LocalCluster | None]:
         count = address[len(LOCAL):]
         if not count.isdigit() or int(count) < 1:
             raise RunnerError(f"--cluster {address}: give the number of local workers, e.g. local:2")
-        cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
-                               dashboard_address=None, host="127.0.0.1")
+        with _ignoring_sigint():
+            cluster = LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, host="127.0.0.1")
         return Client(cluster), cluster
     try:
         client = Client(address, timeout=CONNECT_SECONDS)
     except (OSError, TimeoutError) as exc:
         raise RunnerError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
     return client, None
+
+
+@contextlib.contextmanager
+def _ignoring_sigint() -> Iterator[None]:
+    """Worker processes started meanwhile inherit SIGINT ignored: Ctrl-C at the terminal reaches the
+    whole process group, and only the coordinator should act on it (it tells the jobs to stop)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, saved)
 
 
 def check_worker(inputs: tuple[str, ...], outdir: str, version_here: str) -> str:
