@@ -26,6 +26,7 @@ from forensics_tcpflow.batch.journal import JOURNAL, state_dir
 from forensics_tcpflow.environment import Environment, Progress
 from forensics_tcpflow.exitstatus import ExitStatus
 from forensics_tcpflow.report.dfxml import FTF_NS
+from forensics_tcpflow.report.validate import validate_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -175,18 +176,17 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
     return proc.returncode, err
 
 
-def big_job_running(out: Path) -> int:
-    """The big capture's job index once an attempt of it has begun writing its staging folder."""
+def big_job_running(out: Path) -> list[int]:
+    """[the big capture's job index] once an attempt of it has begun writing its staging folder, else []."""
     try:
         with (state_dir(out) / JOURNAL).open() as fh:
             plan = json.loads(fh.readline())
+        [index] = [i for i, (_, captures, _, _) in enumerate(plan["jobs"]) if captures[0][1].endswith(BIG)]
+        started = any(stage.name.startswith(f"{index}-") and any(stage.iterdir())
+                      for stage in (state_dir(out) / "staging").iterdir())
     except (OSError, ValueError):
-        return -1
-    [index] = [i for i, (_, captures, _, _) in enumerate(plan["jobs"]) if captures[0][1].endswith(BIG)]
-    staging = state_dir(out) / "staging"
-    started = staging.is_dir() and any(p.name.startswith(f"{index}-") and any(p.iterdir())
-                                       for p in staging.iterdir() if p.is_dir())
-    return index if started else -1
+        return []
+    return [index] if started else []
 
 
 def worker_running(cluster: DaskCluster, index: int) -> str:
@@ -203,6 +203,7 @@ def test_cluster_output_is_the_output_of_one_process(dask_cluster: DaskCluster, 
     env = Environment(log=lambda line: None, progress=events.append)
     assert run_cli(str(evidence.folder), "-o", str(out), "--cluster", dask_cluster.address, env=env) == 0
     assert_same(out, evidence)
+    assert validate_report(out / "report.xml", thorough=True) == []     # both schemas, with the cluster facts
     [facts] = report(out).iter(f"{{{FTF_NS}}}cluster")
     assert facts.get("scheduler") == dask_cluster.address and facts.get("dask")
     ran = workers_of(out)
@@ -222,7 +223,7 @@ def test_a_worker_killed_mid_job_is_retried_elsewhere(dask_cluster: DaskCluster,
                                                       tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = start_run(evidence, out, "--cluster", dask_cluster.address)
-    index = wait_for("the big job to start", lambda: (i := big_job_running(out)) >= 0 and i + 1, RUN_SECONDS) - 1
+    [index] = wait_for("the big job to start", lambda: big_job_running(out), RUN_SECONDS)
     victim = worker_running(dask_cluster, index)
     os.kill(dask_cluster.worker_pids[victim], signal.SIGKILL)
     code, err = finish(proc)
@@ -236,7 +237,7 @@ def test_a_worker_killed_mid_job_is_retried_elsewhere(dask_cluster: DaskCluster,
 def test_scheduler_gone_then_resume_here(dask_cluster: DaskCluster, evidence: Evidence, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = start_run(evidence, out, "--cluster", dask_cluster.address)
-    wait_for("the big job to start", lambda: big_job_running(out) >= 0, RUN_SECONDS)
+    wait_for("the big job to start", lambda: big_job_running(out), RUN_SECONDS)
     dask_cluster.procs[0].kill()           # the scheduler
     code, err = finish(proc)
     assert code == ExitStatus.INTERRUPTED, err
@@ -250,7 +251,7 @@ def test_ctrl_c_cancels_the_cluster_jobs_and_resume_finishes(dask_cluster: DaskC
                                                              tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = start_run(evidence, out, "--cluster", dask_cluster.address)
-    wait_for("the big job to start", lambda: big_job_running(out) >= 0, RUN_SECONDS)
+    wait_for("the big job to start", lambda: big_job_running(out), RUN_SECONDS)
     proc.send_signal(signal.SIGINT)
     code, err = finish(proc)
     assert code == ExitStatus.INTERRUPTED, err

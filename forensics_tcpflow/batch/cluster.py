@@ -37,7 +37,8 @@ except ImportError as exc:  # the optional extra is missing: say how to install 
                       " pip install 'forensics-tcpflow[cluster]' (dask and distributed)") from exc
 
 LOCAL = "local:"
-CONNECT_SECONDS = 30           # to reach the scheduler and to see a first worker
+CONNECT_SECONDS = 10           # to reach the scheduler
+WORKERS_SECONDS = 60           # for a first worker to join it
 CLOSE_SECONDS = 5
 POLL_SECONDS = 0.1
 STOP_SECONDS = 120             # running jobs told to stop close their flows within this
@@ -130,14 +131,22 @@ class ClusterRunner:
         _quiet_dask()
         self._client, self._local = _connect(address)
         try:
-            self._client.wait_for_workers(1, timeout=CONNECT_SECONDS)
             self.scheduler = self._client.scheduler.address if self._local else address
+            self._wait_for_a_worker()
             workers = self._client.scheduler_info(n_workers=-1)["workers"]
             self.slots = sum(info["nthreads"] for info in workers.values())
             self.facts = {"scheduler": self.scheduler, "dask": version("dask"), "distributed": distributed.__version__}
         except BaseException:
             self.close()
             raise
+
+    def _wait_for_a_worker(self) -> None:
+        try:
+            self._client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+        except TimeoutError as exc:
+            raise RunnerError(f"the Dask scheduler at {self.scheduler} has no worker"
+                              f" (none joined within {WORKERS_SECONDS} s): start some with"
+                              f" dask worker {self.scheduler}") from exc
 
     def check(self, captures: list[str], outdir: Path) -> None:
         """Every worker reads a byte of every capture and writes a file into OUT (then removes it)."""
@@ -150,7 +159,10 @@ class ClusterRunner:
 
     def run(self, jobs: list[Job], options: Options, workspace: Workspace, make_sink: SinkFactory,
             progress: Callable[[Progress], None], stop: threading.Event) -> Iterator[JobResult]:
-        """Every job submitted at once (the scheduler spreads them); results in the order they finish."""
+        """Every job submitted at once (the scheduler spreads them); results in the order they finish.
+
+        The workers write real flow files (file_sink): `make_sink` serves jobs run in this process.
+        """
         run_id = f"forensics-tcpflow-{uuid.uuid4().hex}"
         events: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._client.subscribe_topic(run_id, events.put)
