@@ -42,9 +42,14 @@ class Row:
         return f"--cluster {self.cluster}" if self.cluster else f"-j {self.jobs}"
 
 
-ROWS = (Row("bulk", 1, 1.0), Row("small", 1, 1.0), Row("short", 1, 1.0), Row("split", 2, 2.0), Row("bulk", 2, 1.5))
+ROWS = (Row("bulk", 1, 1.0), Row("small", 1, 1.0), Row("short", 1, 1.0), Row("split", 2, 2.0), Row("bulk", 2, 1.5),
+        Row("mix-bulk", 1, 1.0), Row("mix-small", 1, 1.0), Row("mix-short", 1, 1.0),
+        Row("mix-bulk", 2, 1.5), Row("mix-small", 2, 1.5), Row("mix-short", 2, 1.5))
 ROWS += (Row("split", 2, 1.5, cluster="local:2"),)   # a Dask LocalCluster of 2 workers beside -j 2
-RSS_TARGET_MB = {"short": 256}
+RSS_TARGET_MB = {"short": 256, "mix-bulk": 256, "mix-small": 256, "mix-short": 256}
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_pcaps"
+ONE_CONNECTION = SAMPLES / "http.pcap"
+STARTUP_TARGETS = {"--help": 0.3, "one connection": 0.5, "first-ever run over sample_pcaps": 2.0}
 
 
 @dataclass
@@ -201,7 +206,34 @@ def memory_check(names: list[str], scale: float, factor: float, root: Path, out_
     return lines
 
 
+def startup_checks(repeat: int, out_root: Path, log: Path) -> list[tuple[str, float]]:
+    """Median seconds of `--help`, of a one-connection capture (after a first run) and of a first-ever
+    run over sample_pcaps: no bytecode cache (a fresh pycache prefix), as in a fresh install."""
+    program = [sys.executable, "-m", "forensics_tcpflow"]
+    with tempfile.TemporaryDirectory(prefix="ftf-bench-", dir=out_root) as tmp:
+        def run(name: str, argv: list[str]) -> float:
+            times = []
+            for i in range(repeat):
+                out = Path(tmp) / f"{name.replace(' ', '-')}-{i}"
+                args = [a.replace("{out}", str(out)).replace("{i}", str(i)) for a in argv]
+                times.append(timed(args, log).seconds)
+            return statistics.median(times)
+        return [
+            ("--help", run("help", program + ["--help"])),
+            ("one connection", run("one", program + [str(ONE_CONNECTION), "-o", "{out}", "-q"])),
+            ("first-ever run over sample_pcaps", run("first", [
+                sys.executable, "-X", f"pycache_prefix={tmp}/pycache-{{i}}", "-m", "forensics_tcpflow",
+                str(SAMPLES), "-o", "{out}", "-q"])),
+        ]
+
+
 # --- reporting ----------------------------------------------------------------------------
+
+def startup_table(checks: list[tuple[str, float]]) -> str:
+    lines = ["| start-up | ours (median) | target |", "|---|---|---|"]
+    lines += [f"| {name} | {seconds:.2f} s | <= {STARTUP_TARGETS[name]:.1f} s |" for name, seconds in checks]
+    return "\n".join(lines)
+
 
 def table(results: list[Result]) -> str:
     head = ("| workload | capture | -j | ours MB/s | ours pkt/s | ours peak RSS | tcpflow MB/s | tcpflow peak RSS "
@@ -236,6 +268,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--memory-check", type=float, metavar="FACTOR",
                     help="instead of the table: our RSS at --scale and at FACTOR times it (4: 1 GB vs 4 GB)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
+    ap.add_argument("--no-startup", action="store_true", help="leave out the start-up timings")
     return ap.parse_args(argv)
 
 
@@ -261,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nOutput on {'tmpfs (/dev/shm)' if out_root == SHM else out_root}; scale {scale:g}; "
           f"medians of {args.repeat}; tcpflow 1.6.1 -e md5; ours --hash md5,sha256 --report dfxml,jsonl,csv\n")
     print(table(results))
+    if not args.no_startup:
+        print()
+        print(startup_table(startup_checks(args.repeat, out_root, log)))
     for r in results:
         for line in r.differences:
             print(f"{r.row.workload} {r.row.mode}: {line}")

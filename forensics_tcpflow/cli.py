@@ -53,6 +53,11 @@ def flows(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted (or killed) run in OUT from its journal."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars."),
     rehash_inputs: bool = typer.Option(False, "--rehash-inputs", help="Read every input a second time after the run and compare digests (the identity and times of every input are always compared)."),
+    all_scanners: bool = typer.Option(False, "-a", help="Run every scanner (tcpflow's -a: md5, http, netviz)."),
+    enable: list[str] = typer.Option([], "-e", help="Enable a scanner: http (bodies into files), netviz (report.pdf/png), md5; repeatable."),
+    exclusive: Optional[str] = typer.Option(None, "-E", help="Run only this scanner (-E http: bodies without per-flow hashes)."),
+    disable: list[str] = typer.Option([], "-x", help="Disable a scanner (-x md5: no per-flow hashes); repeatable."),
+    no_decompress: bool = typer.Option(False, "-Z", help="Write HTTP bodies as sent: no gzip/deflate decoding."),
     version: bool = typer.Option(False, "-V", "--version", help="Print the version and exit."),
 ) -> None:
     if version:
@@ -71,12 +76,18 @@ def flows(
     unknown = [h for h in _split(hashes) if h not in ("md5", "sha1", "sha256", "sha512")]
     if unknown:
         raise typer.BadParameter(f"unknown hash {', '.join(unknown)}", param_hint="--hash")
+    from .scan.registry import select
+    try:
+        scanners = select(all_scanners, enable, exclusive, disable)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="-e/-E/-x") from None
     options = Options(
         inputs=captures, outdir=outdir, overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
         idle_timeout_ns=int(idle_timeout * NS), frag_timeout_ns=int(frag_timeout * NS),
-        hashes=_split(hashes), reports=_split(reports), report_path=report_path, jobs=jobs,
+        hashes=_split(hashes) if "md5" in scanners else (), reports=_split(reports), report_path=report_path, jobs=jobs,
         merge=merge, resume=resume, quiet=quiet, rehash_inputs=rehash_inputs, cluster=cluster,
+        scanners=scanners, decompress=not no_decompress,
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version

@@ -24,10 +24,11 @@ from .flow.record import FlowRecord
 from .options import NS, Options
 from .provenance import InputSummary
 from .report.follow import Follower
-from .report.registry import LARGE_RUN_FLOWS, write_reports
+from .report.registry import is_large, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .runinfo import make_run_info
+from .scan.registry import ScanContext, ScanResults, post_scanners, run_scanners
 
 class UsageError(Exception):
     """Options that cannot work together; nothing was written."""
@@ -186,7 +187,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     if interrupted:
         env.warn("interrupted: every open flow was closed; continue the run with --resume")
         tally.warnings += 1
-    large = sum(len(spool) for _, spool in done.values()) >= LARGE_RUN_FLOWS
+    large = is_large(sum(len(spool) for _, spool in done.values()))
     settle = _Settle(journal, last, places, in_child=large)
     try:
         return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,
@@ -266,8 +267,12 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     labels = list(dict.fromkeys(label for job in jobs for _, label in job.captures))
     spools = [spool for _, spool in (done[index] for index in sorted(done))]
     spool = FlowSpool.merge(spools, captures=labels) if spools else FlowSpool(journal.workspace.spools, labels)
+    scans = ScanResults()     # an interrupted run scans once --resume has finished it
+    if post_scanners(options.scanners) and not interrupted:
+        gate.settle.done()    # scanners read finished flow files where they belong
+        scans = run_scanners(ScanContext(options, Path(options.outdir), report_path, summaries, env.log), spool)
     run_info.end_ns = env.clock_ns()
-    write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, gate)
+    write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, gate, scans)
     problems = gate.problems
     for problem in problems:
         env.error(f"{report_path}: invalid report: {problem}")

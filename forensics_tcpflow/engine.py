@@ -27,13 +27,11 @@ from .provenance import InputSummary
 from .sink import FlowSink
 from .sink.files import SinkError
 from .fastpath.header import fast_header
+from .fastpath.loop import LeanPump
 from .fastpath.shard import Shard
 
 PROGRESS_EVERY = 4096          # records between progress callbacks (and stop checks)
 EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
-# Smaller captures take the general path: loading the compiled kernels (numba, ~0.5 s) costs
-# more than they save there, so --help, verify and small runs never import them.
-FAST_MIN_BYTES = 16 << 20
 
 
 class Interrupted(Exception):
@@ -194,17 +192,14 @@ def _pump(source: EvidenceFile, label: str, options: Options, decoder: Decoder, 
     every = PROGRESS_EVERY
     packets = truncated = filtered = 0
     first_ts = last_ts = None
-    header = (fast_header(os.pread(source.fd, 65536, 0))
-              if packet_filter is None and not expire and summary.size >= FAST_MIN_BYTES else None)
+    header = fast_header(os.pread(source.fd, 65536, 0)) if packet_filter is None and not expire else None
     if header is not None:
-        from .fastpath.pump import FastPump     # numba loads only for captures worth it
-
         def window(done: int, position: int) -> None:
             progress(Progress("bytes", label, position))
             if stop():
                 raise Interrupted(f"record {done}")
 
-        fast = FastPump(source, header, decoder, table, window, shard)
+        fast = LeanPump(source, header, decoder, table, window, shard)
         try:
             finished = fast.run()
         finally:

@@ -33,5 +33,7 @@ class Options:
     resume: bool = False
     quiet: bool = False
     rehash_inputs: bool = False              # a second full read of every input after the run
+    scanners: tuple[str, ...] = ("md5",)     # -a/-e/-E/-x: md5 is the per-flow hashing, the rest post-process
+    decompress: bool = True                  # -Z off: HTTP bodies stay gzip/deflate-encoded
     cluster: str | None = None               # Dask scheduler address, or "local:N" for a LocalCluster
     extra: dict[str, str] = field(default_factory=dict)

@@ -1,16 +1,17 @@
-"""Sub-commands beside the main job: `validate` and `verify`."""
+"""Sub-commands beside the main job: `validate` and `verify`.
+
+Their machinery (lxml, the schemas, the verifier) loads when one of them runs: the CLI
+imports this module for every command line, --help included.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-from lxml import etree
 
-from .batch.verify import verify_report
 from .environment import Environment
 from .exitstatus import ExitStatus
-from .report.validate import validate_report
 
 validate_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 verify_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -18,6 +19,7 @@ verify_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @validate_app.command(help="Validate a report against DFXML 2.0.0-beta.0 and the project's own schema.")
 def validate(ctx: typer.Context, report: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    from .report.validate import validate_report
     env: Environment = ctx.obj
     problems = validate_report(report, thorough=True)
     for problem in problems:
@@ -31,6 +33,9 @@ def validate(ctx: typer.Context, report: Path = typer.Argument(..., exists=True,
                     " changed or extra.\n\nExit status: 0 everything matches; 4 verify mismatch;"
                     " 1 the report cannot be read; 2 usage error.")
 def verify(ctx: typer.Context, report: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+    from lxml import etree
+
+    from .batch.verify import verify_report
     env: Environment = ctx.obj
     try:
         verdict = verify_report(report)

@@ -45,6 +45,17 @@ def require_oracle(tool: str) -> None:
     pytest.skip(message)
 
 
+def require_extra(module: str, extra: str) -> None:
+    """A pip extra's module (e.g. matplotlib for [netviz]): the oracle policy, a failure under CI=true."""
+    import importlib.util
+    if importlib.util.find_spec(module) is not None:
+        return
+    message = f"{module} is not installed (pip install '.[{extra}]')"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (required under CI=true)")
+    pytest.skip(message)
+
+
 def require_corpus() -> None:
     """Same policy as the oracles: the corpus is test input, not optional under CI."""
     if (CORPUS / "MANIFEST.tsv").exists():

@@ -224,3 +224,17 @@ def test_usage_errors_exit_2_without_traceback(tmp_path: Path, capsys: pytest.Ca
     assert run_cli("-o", str(tmp_path / "out")) == ExitStatus.USAGE          # no capture
     assert run_cli("validate", str(tmp_path / "missing.xml")) == ExitStatus.USAGE
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"]])
+def test_help_and_version_load_no_pipeline(argv: list[str]) -> None:
+    """Start-up stays small: --help and --version import neither the pipeline nor the report
+    libraries (speed is measured in benchmarks/, this guards what makes it)."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "forensics_tcpflow", *argv],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "forensics_tcpflow.cli" in imported
+    assert not imported & {"forensics_tcpflow.core", "forensics_tcpflow.engine", "lxml.etree", "xmlschema", "numba"}

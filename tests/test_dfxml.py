@@ -162,6 +162,18 @@ def test_unsafe_text_is_escaped():
     assert xml_safe("a\x01b\udcff") == "a\\x01b\\udcff"
 
 
+def test_markup_characters_in_names_read_back(tmp_path):
+    """Fileobjects are written as text by hand: names and captures holding XML's special characters
+    (and a tab, a newline, a carriage return) must come back exactly, as lxml would have written them."""
+    odd = 'cases/a&b <"x">\t\r\n\u00e9.pcap'
+    flow = make_flow(1, capture=odd, filename="a/&<weird>\r", sources=[(odd, 1, 2)])
+    report = write(tmp_path, [flow])
+    fileobject = etree.parse(str(report)).getroot().find("d:fileobject", NS)
+    assert fileobject.findtext("d:filename", namespaces=NS) == "a/&<weird>\r"
+    assert fileobject.find("ftf:flow", NS).get("capture") == odd
+    assert fileobject.find("ftf:flow/ftf:source", NS).get("capture") == odd
+
+
 def test_input_errors_flag_changed_evidence():
     changed, ok = make_inputs()[1], make_inputs()[0]
     assert input_errors(ok) == []

@@ -37,13 +37,13 @@ def test_rewrite_and_prepend_rehash(tmp_path):
 
 def test_descriptor_lru_and_buffer_budget(tmp_path):
     sink = FileSink(tmp_path, ("md5",), max_fds=3)
-    sink.buffer_budget = 1000
+    sink.budget.limit = 1000
     files = [sink.create(f"f{i}") for i in range(20)]
     for rnd in range(5):
         for i, f in enumerate(files):
             f.write(rnd * 100, bytes([i]) * 100)
             f.read(0, 1)                   # forces a descriptor
-            assert len(sink.lru) <= 3 and sink.buffered_total <= 1000
+            assert len(sink.descriptors.lru) <= 3 and sink.budget.total <= 1000
     for i, f in enumerate(files):
         f.close(0)
         assert (tmp_path / f"f{i}").read_bytes() == bytes([i]) * 500

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from batchkit import normalized_report, run_cli, tree
-from forensics_tcpflow import core
 from forensics_tcpflow.report import FlowSpool, registry, write_reports
 from forensics_tcpflow.report.follow import Follower
 from forensics_tcpflow.report.validate import validate_report
@@ -78,7 +77,6 @@ def test_an_abandoned_check_just_ends(tmp_path):
 def test_a_large_run_checks_its_report_beside_the_writing(tmp_path, monkeypatch):
     capture = CORPUS / "pcapplusplus__4KHttpRequests.pcap"
     assert run_cli(str(capture), "-o", str(tmp_path / "alone"), "-q") == 0
-    monkeypatch.setattr(core, "LARGE_RUN_FLOWS", 1)
     monkeypatch.setattr(registry, "LARGE_RUN_FLOWS", 1)
     assert run_cli(str(capture), "-o", str(tmp_path / "helped"), "-q") == 0
     assert tree(tmp_path / "alone") == tree(tmp_path / "helped")

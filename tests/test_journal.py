@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from batchkit import CORPUS
-from forensics_tcpflow.batch.jobs import Job, file_sink, run_job
+from forensics_tcpflow.batch.jobs import Job, run_job
+from forensics_tcpflow.environment import file_sink
 from forensics_tcpflow.batch.journal import Journal, JournalError, state_dir
 from forensics_tcpflow.fastpath.shard import Shard
 from forensics_tcpflow.options import Options

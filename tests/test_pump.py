@@ -30,7 +30,6 @@ def outcome(capture: Path, out: Path) -> tuple[int, dict[str, bytes], bytes]:
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_fast_and_general_paths_agree(capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_corpus()
-    monkeypatch.setattr(engine, "FAST_MIN_BYTES", 0)
     fast = outcome(capture, tmp_path / "fast")
     monkeypatch.setattr(engine, "fast_header", lambda path: None)
     general = outcome(capture, tmp_path / "general")

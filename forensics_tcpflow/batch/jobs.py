@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 from ..capture.bpf import PacketFilter
 from ..engine import process_captures
-from ..environment import Progress, file_sink
+from ..environment import Progress
 from ..fastpath.shard import Shard
 from ..flow.record import FlowRecord
 from ..options import Options
@@ -165,9 +165,9 @@ def _init_worker(events: "multiprocessing.Queue[Progress]", stop: threading.Even
     _events, _stop = events, stop
 
 
-def _work(job: Job, options: Options, workspace: Workspace) -> JobResult:
+def _work(job: Job, options: Options, workspace: Workspace, make_sink: SinkFactory) -> JobResult:
     assert _events is not None and _stop is not None
-    return run_job(job, options, workspace, file_sink, _events.put, _stop.is_set)
+    return run_job(job, options, workspace, make_sink, _events.put, _stop.is_set)
 
 
 def run_jobs(jobs: list[Job], options: Options, workspace: Workspace, workers: int, make_sink: SinkFactory,
@@ -182,11 +182,12 @@ def run_jobs(jobs: list[Job], options: Options, workspace: Workspace, workers: i
             if result.interrupted:
                 return
         return
-    yield from _pool(jobs, options, workspace, workers, progress, stop)
+    yield from _pool(jobs, options, workspace, workers, make_sink, progress, stop)
 
 
-def _pool(jobs: Iterable[Job], options: Options, workspace: Workspace, workers: int,
+def _pool(jobs: Iterable[Job], options: Options, workspace: Workspace, workers: int, make_sink: SinkFactory,
           progress: Callable[[Progress], None], stop: threading.Event) -> Iterator[JobResult]:
+    """Worker processes; `make_sink` goes to them too (it must be picklable: a module-level function)."""
     context = multiprocessing.get_context("spawn")
     events: multiprocessing.Queue[Progress] = context.Queue()
     told_workers = context.Event()
@@ -197,7 +198,7 @@ def _pool(jobs: Iterable[Job], options: Options, workspace: Workspace, workers: 
     try:
         while True:
             while not stop.is_set() and len(running) < workers and (job := next(pending, None)) is not None:
-                running.add(executor.submit(_work, job, options, workspace))
+                running.add(executor.submit(_work, job, options, workspace, make_sink))
             if not running:
                 break
             done, running = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)

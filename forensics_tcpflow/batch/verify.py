@@ -17,11 +17,15 @@ from typing import Iterator
 from lxml import etree
 
 from ..report.dfxml import DFXML_NS, FTF_NS
+from ..report.bodies import BODY_INDEXES
 from ..report.registry import WRITERS
+from ..scan.netviz import PICTURES
 from .journal import STATE_DIR
 
 _FILEOBJECT, _FILENAME, _HASHDIGEST = (f"{{{DFXML_NS}}}{tag}" for tag in ("fileobject", "filename", "hashdigest"))
 _INPUT, _HASH = f"{{{FTF_NS}}}input", f"{{{FTF_NS}}}hash"
+_BYTE_RUN = f"{{{DFXML_NS}}}byte_run"
+_BODY_NAME, _BODY_HASHES = f"{{{FTF_NS}}}filename", {name: f"{{{FTF_NS}}}{name}" for name in ("md5", "sha256")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,7 @@ class Expected:
 @dataclass(slots=True)
 class Verdict:
     flow_files: int = 0
+    body_files: int = 0
     inputs: int = 0
     missing: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -49,7 +54,8 @@ class Verdict:
         for label, names in (("missing", self.missing), ("changed", self.changed), ("extra", self.extra)):
             yield from (f"{label}: {name}" for name in names)
         outcome = "all match" if self.ok else "MISMATCH"
-        yield (f"{outcome}: {self.flow_files} flow files and {self.inputs} input captures checked;"
+        bodies = f", {self.body_files} body files" if self.body_files else ""
+        yield (f"{outcome}: {self.flow_files} flow files{bodies} and {self.inputs} input captures checked;"
                f" {len(self.missing)} missing, {len(self.changed)} changed, {len(self.extra)} extra")
 
 
@@ -71,7 +77,7 @@ def _input_path(recorded: str, absolute: str, report_dir: Path) -> Path:
 
 
 def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
-    """("flow" | "input", Expected) for every file the report names, streamed."""
+    """("flow" | "body" | "input", Expected) for every file the report names, streamed."""
     report_dir = report.parent
     for _, element in etree.iterparse(str(report), events=("end",), tag=(_FILEOBJECT, _INPUT), huge_tree=True):
         if element.tag == _INPUT:
@@ -85,6 +91,11 @@ def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
             if name:
                 digests = {d.get("type", ""): (d.text or "").strip() for d in element.iter(_HASHDIGEST)}
                 yield "flow", Expected(report_dir / name, name, digests)
+            for run in element.iter(_BYTE_RUN):
+                body = run.get(_BODY_NAME)
+                if body:
+                    found = {algorithm: run.get(attribute, "") for algorithm, attribute in _BODY_HASHES.items()}
+                    yield "body", Expected(report_dir / body, body, found)
             element.clear()
             while element.getprevious() is not None:
                 del element.getparent()[0]
@@ -102,10 +113,13 @@ def verify_report(report: Path) -> Verdict:
     report = Path(report)
     verdict = Verdict()
     named: set[Path] = {Path(os.path.abspath(WRITERS[name].target(report))) for name in WRITERS}
+    named.update(Path(os.path.abspath(report.parent / name)) for name in (*BODY_INDEXES, *PICTURES))
     for kind, item in expected_files(report):
         named.add(Path(os.path.abspath(item.path)))
         if kind == "flow":
             verdict.flow_files += 1
+        elif kind == "body":
+            verdict.body_files += 1
         else:
             verdict.inputs += 1
         if not item.path.is_file():

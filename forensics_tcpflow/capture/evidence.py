@@ -112,13 +112,26 @@ class EvidenceFile(io.RawIOBase):
 
     def readinto(self, buffer) -> int:      # type: ignore[override]
         n = os.readv(self.fd, [buffer])
-        end = self._pos + n
-        if end > self._hashed:                  # never past it: seek() reads any gap first
+        self._account(memoryview(buffer)[:n], copy=True)     # readers reuse their buffers
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` bytes as one immutable object, hashed without a copy."""
+        if size < 0:
+            return self.readall()
+        data = os.read(self.fd, size)
+        self._account(data, copy=False)
+        return data
+
+    def _account(self, data: bytes | memoryview, copy: bool) -> None:
+        """Feed the digests what lies past everything hashed so far (seek() reads any gap first)."""
+        end = self._pos + len(data)
+        if end > self._hashed:
             if self.digests:
-                self.digests.update(bytes(memoryview(buffer)[self._hashed - self._pos:n]))   # a copy: readers reuse buffers
+                fresh = data[self._hashed - self._pos:]
+                self.digests.update(bytes(fresh) if copy or self._hashed > self._pos else fresh)
             self._hashed = end
         self._pos = end
-        return n
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         target = os.lseek(self.fd, offset, whence)

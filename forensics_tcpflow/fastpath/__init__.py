@@ -1,6 +1,6 @@
-"""Columnar fast path: whole windows of packets parsed and grouped in compiled code.
+"""The common case, lean: plain Ethernet/raw-IP TCP in pcap or single-interface pcapng.
 
-Only plain Ethernet/raw-IP TCP in classic pcap takes it; every other packet,
-and every packet whose handling needs judgement (handshake, teardown, reordering),
-goes through the general per-packet path, so both produce identical output.
+Packets of open directions that need no judgement are applied in place; every
+other packet goes through the general decoder and flow table, so both paths give
+identical output (tests/test_pump.py).
 """

@@ -1,7 +1,7 @@
-"""Whether a capture can take the compiled path, decided from its first bytes without numba.
+"""Whether a capture can take the fast path, decided from its first bytes.
 
 The layouts come from capture/ (one definition of every magic and field); this
-module only says which of them the kernels walk: uncompressed classic pcap
+module only says which of them the fast path walks: uncompressed classic pcap
 (16-byte records, usec or nsec), or pcapng whose first section opens with one
 interface, carrying Ethernet or raw IP.
 """
@@ -70,7 +70,7 @@ def _pcapng_header(head: bytes) -> PcapngHeader | None:
 
 def fast_header(head: bytes) -> PcapHeader | PcapngHeader | None:
     """How to walk the capture that starts with `head` (its first 64 KiB) on the fast path;
-    None for everything else."""
+    None for everything else (compressed, other link types, several interfaces first)."""
     header: PcapHeader | PcapngHeader | None = None
     if len(head) >= 24 and head[:4] in pcap.VARIANTS and pcap.VARIANTS[head[:4]].header_size == 16:
         header = PcapHeader(head)

@@ -1,7 +1,8 @@
 """Which worker owns a connection when one capture is split across processes.
 
-The same function as kernels.claim, for segments from the general decoder:
-symmetric in the two endpoints, so both directions land in one shard.
+The fast path asks it of the packets it parses itself, the general path of the
+segments the decoder makes: symmetric in the two endpoints, so both directions
+land in one shard.
 """
 
 from __future__ import annotations
@@ -41,9 +42,15 @@ def _words(family: int, packed: bytes) -> int:
 
 
 def shard_of(seg: Segment, shards: int) -> int:
-    x = _words(seg.family, seg.src) ^ _words(seg.family, seg.dst)
-    x ^= ((seg.sport ^ seg.dport) * 0x9E3779B1) & _M64
-    vlan = seg.vlans[0] if seg.vlans else -1
+    return shard_of_key(seg.family, seg.src, seg.dst, seg.sport, seg.dport, seg.vlans, shards)
+
+
+def shard_of_key(family: int, src: bytes, dst: bytes, sport: int, dport: int, vlans: tuple[int, ...],
+                 shards: int) -> int:
+    """Symmetric in the endpoints: both directions of a connection land in one shard."""
+    x = _words(family, src) ^ _words(family, dst)
+    x ^= ((sport ^ dport) * 0x9E3779B1) & _M64
+    vlan = vlans[0] if vlans else -1
     x ^= ((vlan + 1) * 0x85EBCA6B) & _M64
     x = ((x * 0x9E3779B97F4A7C15) & _M64) >> 32
     return x % shards

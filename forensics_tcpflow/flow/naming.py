@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Callable
 
 from ..options import DEFAULT_TEMPLATE, NS
@@ -117,17 +117,23 @@ def validate_template(template: str) -> None:
             i += 1
 
 
+@cache
+def _parts(template: str) -> tuple[str | Callable[[NameFields], str], ...]:
+    """A validated template split once into literal text and variables (a name is made per flow)."""
+    parts: list[str | Callable[[NameFields], str]] = []
+    i = 0
+    while i < len(template):
+        if template[i] == "%":
+            parts.append(_EXPANSIONS[template[i + 1]])
+            i += 2
+            continue
+        j = template.find("%", i)
+        j = len(template) if j < 0 else j
+        parts.append(template[i:j])
+        i = j
+    return tuple(parts)
+
+
 def expand(template: str, fields: NameFields) -> str:
     """Expand a validated template; '/' makes sub-directories, as in tcpflow."""
-    out: list[str] = []
-    i = 0
-    n = len(template)
-    while i < n:
-        ch = template[i]
-        if ch == "%":
-            out.append(_EXPANSIONS[template[i + 1]](fields))
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+    return "".join(part if isinstance(part, str) else part(fields) for part in _parts(template))

@@ -111,11 +111,14 @@ class Direction:
         self._drain()
 
     def append(self, data: bytes) -> None:
-        """In-order bytes at the frontier with nothing pending: `add` without the judgement."""
-        end = self.frontier + len(data)
-        self.stream_end = max(self.stream_end, end)
-        self._store(self.frontier, data)
-        self._move_frontier(end)
+        """In-order bytes at the frontier, nothing pending, the file open, no -b limit (see
+        FlowTable.refresh): `add` without the judgement, for the fast path."""
+        n = len(data)
+        self.file.write(self.frontier, data)      # the file may end before the frontier (a hole, a cut)
+        self.frontier += n
+        if self.frontier > self.stream_end:
+            self.stream_end = self.frontier
+        self.next_seq = (self.next_seq + n) & 0xFFFFFFFF
 
     def fin(self, seq: int, payload_len: int) -> None:
         self.fin_seq = (seq + payload_len) & 0xFFFFFFFF

@@ -34,7 +34,7 @@ class Half:
     __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
                  "packets", "caplen_short", "reassembled", "wire_bytes", "captured_bytes", "mac_src", "mac_dst", "role",
                  "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason",
-                 "capture", "span_first", "spans")
+                 "capture", "span_first", "spans", "fast_seq")
 
     def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
         self.conn = conn
@@ -60,6 +60,16 @@ class Half:
         self.capture = ""                          # the capture of the latest packet (--merge)
         self.span_first = seg.frame                # first frame of this direction in that capture
         self.spans: list[tuple[str, int, int]] = []  # earlier captures: (capture, first frame, last frame)
+        self.fast_seq = -1      # see FlowTable.refresh: the sequence number in-order data may be appended at
+
+
+def count_packet(half: Half, wire: int, cap: int, ts_ns: int, frame: int) -> None:
+    """The one place a packet is counted into its direction (the fast path calls it too)."""
+    half.packets += 1
+    half.wire_bytes += wire
+    half.captured_bytes += cap
+    half.last_ts = ts_ns
+    half.last_frame = frame
 
 
 class Connection:
@@ -152,38 +162,25 @@ class FlowTable:
                 self._finish_connection(conn, "fin")
 
     def _count(self, half: Half, seg: Segment) -> None:
-        half.packets += 1
-        half.wire_bytes += seg.wire_len
-        half.captured_bytes += seg.cap_len
         if half.capture is not self.capture:
             self._next_capture(half, seg)
-        half.last_ts, half.last_frame = seg.ts_ns, seg.frame
+        count_packet(half, seg.wire_len, seg.cap_len, seg.ts_ns, seg.frame)
 
-    def add_run(self, key: Key, seq: int, data: bytes, packets: int, wire: int, cap: int,
-                last_ts: int, last_frame: int) -> bool:
-        """Apply a run of plain in-sequence segments of one open direction at once.
+    def refresh(self, key: Key) -> None:
+        """After the general path handled a segment of `key`: the sequence number at which the
+        next in-order data of that direction may be appended without judgement (-1: none).
 
-        Exactly what `add` would do for each of them, or nothing and False
-        when any of them would need judgement (the caller then falls back).
+        That holds while the direction is open, its origin known, its file open, nothing is
+        pending, no FIN was seen and it belongs to the capture being read; appending there is
+        then exactly what `add` would do. The fast path (fastpath.loop) keeps it current.
         """
         half = self.halves.get(key)
-        if half is None or half.closed or half.capture is not self.capture:
-            return False
-        stream = half.stream
-        if (not stream.isn_known or stream.pending or stream.fin_seq is not None
-                or stream.offset(seq) != stream.frontier):
-            return False
-        self.now = last_ts
-        half.conn.last_ts = last_ts
-        if self.options.idle_timeout_ns:
-            self.connections.move_to_end(half.conn.id)
-        half.packets += packets
-        half.wire_bytes += wire
-        half.captured_bytes += cap
-        half.last_ts, half.last_frame = last_ts, last_frame
-        if data:
-            stream.append(data)
-        return True
+        if half is None:
+            return
+        s = half.stream
+        plain = (not half.closed and s.isn_known and not s.pending and s.fin_seq is None and s.file is not None
+                 and half.capture is self.capture and self.options.max_bytes is None)
+        half.fast_seq = s.next_seq if plain else -1
 
     def _is_new_syn(self, half: Half, seg: Segment) -> bool:
         """A SYN with another ISN, or far from the data seen, opens a new connection."""
@@ -260,7 +257,7 @@ class FlowTable:
         self.frame_base = frames_before
 
     def _next_capture(self, half: Half, seg: Segment) -> None:
-        if half.packets > 1:      # the first packet (counted already) only names the capture
+        if half.packets:          # before its first packet a direction only takes the capture's name
             half.spans.append((half.capture, half.span_first, half.last_frame))
             half.span_first = seg.frame
         half.capture = self.capture

@@ -18,6 +18,7 @@ class AtomicWriter:
     """A report format's file handling: `_out` is its AtomicFile; `_trailer()` ends the document."""
 
     _out: AtomicFile
+    _companions: tuple[AtomicFile, ...] = ()     # files written beside the format's own (e.g. bodies.csv)
 
     @property
     def temp(self) -> Path:
@@ -31,13 +32,19 @@ class AtomicWriter:
         """Write what follows the last flow; the file is complete under its temporary name."""
         if not self._out.file.closed:
             self._trailer()
+        for companion in self._companions:
+            companion.close()
         return self._out.close()
 
     def commit(self) -> Path:
         self.finish()
+        for companion in self._companions:
+            companion.commit()
         return self._out.commit()
 
     def discard(self) -> None:
+        for companion in self._companions:
+            companion.discard()
         self._out.discard()
 
 

@@ -10,6 +10,7 @@ from typing import Callable, ClassVar
 
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
+from forensics_tcpflow.report.bodies import BodyIndex
 from forensics_tcpflow.report.codec import FLOW_FIELDS, iso_time, report_filename
 from forensics_tcpflow.report.registry import ReportContext, register
 
@@ -55,6 +56,8 @@ class CsvWriter(AtomicWriter):
         self._out = AtomicFile(path, "w", encoding="utf-8", errors="backslashreplace", newline="")
         self._csv = csv.writer(self._out.file, lineterminator="\n")
         self._csv.writerow([*fields, *self._hashes, "start_time", "end_time"])
+        self._bodies = BodyIndex(path, context, "csv")
+        self._companions = (self._bodies.out,) if self._bodies.out else ()
 
     def add(self, rec: FlowRecord) -> None:
         cells = [cell(value) for cell, value in zip(self._cells, self._values(rec))]
@@ -62,3 +65,4 @@ class CsvWriter(AtomicWriter):
         cells += [rec.hashes.get(algorithm, "") for algorithm in self._hashes]
         cells += [iso_time(rec.first_ts_ns), iso_time(rec.last_ts_ns)]
         self._csv.writerow(cells)
+        self._bodies.add(rec)

@@ -23,6 +23,7 @@ from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
+from forensics_tcpflow.report.bodies import byte_run_attributes
 from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
 from forensics_tcpflow.report.registry import ReportContext, register
 
@@ -45,9 +46,23 @@ def F(tag: str) -> str:
     return f"{{{FTF_NS}}}{tag}"
 
 
-_INDENT = tuple("\n" + "  " * depth for depth in range(4))
-_FILEOBJECT, _FILENAME, _FILESIZE, _HASHDIGEST = D("fileobject"), D("filename"), D("filesize"), D("hashdigest")
-_FLOW, _HOLE, _TRUNCATED, _OVERLAP, _SOURCE = F("flow"), F("hole"), F("truncated"), F("overlap"), F("source")
+PENDING_PARTS = 4096        # fileobject pieces gathered before one write
+# What lxml's serializer escapes, so text written by hand is byte-identical to its output.
+_SPECIAL = re.compile('[&<>"\n\r\t]')
+_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;",
+                               "\r": "&#13;", "\t": "&#9;"})
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def _text(value: str) -> str:
+    return value.translate(_TEXT_ESCAPES) if _SPECIAL.search(value) else value
+
+
+def _attributes(attrs: dict[str, str]) -> str:
+    """name="value" pairs as lxml writes them (one scan decides whether any value needs escaping)."""
+    if _SPECIAL.search("".join(attrs.values())):
+        return " ".join(f'{name}="{value.translate(_ATTR_ESCAPES)}"' for name, value in attrs.items())
+    return " ".join(f'{name}="{value}"' for name, value in attrs.items())
 
 
 def xml_safe(text: str) -> str:
@@ -83,7 +98,7 @@ class _XmlOut:
     def element(self, tag: str, attrs: dict[str, str] | None = None,
                 nsmap: dict[str | None, str] | None = None) -> Iterator[None]:
         self._indent()
-        with self._xf.element(tag, _clean(attrs), nsmap=nsmap):
+        with self._xf.element(tag, _safe(attrs), nsmap=nsmap):
             self._had_children.append(False)
             yield
             if self._had_children.pop():
@@ -91,12 +106,12 @@ class _XmlOut:
 
     def leaf(self, tag: str, text: str | None = None, attrs: dict[str, str] | None = None) -> None:
         self._indent()
-        with self._xf.element(tag, _clean(attrs)):
+        with self._xf.element(tag, _safe(attrs)):
             if text:
                 self._xf.write(xml_safe(text))
 
 
-def _clean(attrs: dict[str, str] | None) -> dict[str, str]:
+def _safe(attrs: dict[str, str] | None) -> dict[str, str]:
     return {name: xml_safe(value) for name, value in (attrs or {}).items()}
 
 
@@ -254,13 +269,13 @@ def flow_attributes(rec: FlowRecord) -> dict[str, str]:
 
 def _flow_children(rec: FlowRecord) -> Iterator[tuple[str, dict[str, str]]]:
     for offset, length in rec.holes:
-        yield _HOLE, {"offset": str(offset), "length": str(length)}
+        yield "hole", {"offset": str(offset), "length": str(length)}
     for offset, length in rec.truncated:
-        yield _TRUNCATED, {"offset": str(offset), "length": str(length)}
+        yield "truncated", {"offset": str(offset), "length": str(length)}
     for offset, length, kept in rec.overlaps:
-        yield _OVERLAP, {"offset": str(offset), "length": str(length), "kept": kept}
+        yield "overlap", {"offset": str(offset), "length": str(length), "kept": kept}
     for capture, first, last in rec.sources:
-        yield _SOURCE, {"capture": xml_safe(capture), "first_frame": str(first), "last_frame": str(last)}
+        yield "source", {"capture": xml_safe(capture), "first_frame": str(first), "last_frame": str(last)}
 
 
 class _FlowTotals:
@@ -312,6 +327,7 @@ class DfxmlWriter(AtomicWriter):
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context
         self._totals = _FlowTotals()
+        self._pending: list[str] = []
         self._out = AtomicFile(path, "wb")
         self._open = ExitStack()  # the xmlfile and the root element, closed by _trailer()
         try:
@@ -330,35 +346,39 @@ class DfxmlWriter(AtomicWriter):
             raise
 
     def add(self, rec: FlowRecord) -> None:
-        # The hottest code of a report: lxml's writer straight, indentation as constants (depth 1-3).
-        xf, ctx = self._xf, self._context
+        """The hottest code of a report: the fileobject as text, byte for byte what lxml's writer
+        makes of it (its element calls cost ~20 µs a record), written in batches."""
+        ctx = self._context
         self._totals.add(rec)
         name = report_filename(rec.filename, ctx.options.outdir, ctx.report_dir)
-        xf.write(_INDENT[1])
-        with xf.element(_FILEOBJECT):
-            if name:
-                xf.write(_INDENT[2])
-                with xf.element(_FILENAME):
-                    xf.write(xml_safe(name))
-            xf.write(_INDENT[2])
-            with xf.element(_FILESIZE):
-                xf.write(str(rec.filesize))
-            if name:
-                for algorithm in sorted(rec.hashes):
-                    xf.write(_INDENT[2])
-                    with xf.element(_HASHDIGEST, {"type": algorithm}):
-                        xf.write(rec.hashes[algorithm])
-            xf.write(_INDENT[2])
-            with xf.element(_FLOW, flow_attributes(rec)):
-                if rec.holes or rec.truncated or rec.overlaps or rec.sources:
-                    for tag, attrs in _flow_children(rec):
-                        xf.write(_INDENT[3])
-                        with xf.element(tag, attrs):
-                            pass
-                    xf.write(_INDENT[2])
-            xf.write(_INDENT[1])
+        parts = self._pending
+        parts.append("\n  <fileobject>")
+        if name:
+            parts.append(f"\n    <filename>{_text(xml_safe(name))}</filename>")
+        parts.append(f"\n    <filesize>{rec.filesize}</filesize>")
+        if bodies := ctx.scans.bodies.get(rec.filename):
+            parts.append("\n    <byte_runs>")
+            parts.extend(f"\n      <byte_run {_attributes(_safe(byte_run_attributes(rec, body, ctx)))}></byte_run>"
+                         for body in bodies)
+            parts.append("\n    </byte_runs>")
+        if name:
+            parts.extend(f'\n    <hashdigest type="{algorithm}">{rec.hashes[algorithm]}</hashdigest>'
+                         for algorithm in sorted(rec.hashes))
+        parts.append(f"\n    <ftf:flow {_attributes(flow_attributes(rec))}>")
+        if rec.holes or rec.truncated or rec.overlaps or rec.sources:
+            parts.extend(f"\n      <ftf:{tag} {_attributes(attrs)}></ftf:{tag}>" for tag, attrs in _flow_children(rec))
+            parts.append("\n    ")
+        parts.append("</ftf:flow>\n  </fileobject>")
+        if len(parts) > PENDING_PARTS:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        self._xf.flush()                     # lxml's own buffer first: the text continues it
+        self._out.file.write("".join(self._pending).encode("utf-8"))
+        self._pending.clear()
 
     def _trailer(self) -> None:
+        self._write_pending()
         xml = self._xml
         with xml.element(D("rusage")):
             for tag, value in _rusage_values(self._context.run.start_ns):

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
+from forensics_tcpflow.report.bodies import BodyIndex
 from forensics_tcpflow.report.codec import flow_to_dict, iso_time, report_filename
 from forensics_tcpflow.report.registry import ReportContext, register
 
@@ -25,6 +26,8 @@ class JsonlWriter(AtomicWriter):
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context
         self._out = AtomicFile(path, "w", encoding="utf-8", errors="backslashreplace", newline="\n")
+        self._bodies = BodyIndex(path, context, "jsonl")
+        self._companions = (self._bodies.out,) if self._bodies.out else ()
 
     def add(self, rec: FlowRecord) -> None:
         row = flow_to_dict(rec)
@@ -32,3 +35,4 @@ class JsonlWriter(AtomicWriter):
         row["start_time"] = iso_time(rec.first_ts_ns)
         row["end_time"] = iso_time(rec.last_ts_ns)
         self._out.file.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._bodies.add(rec)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, ClassVar, Iterable, Protocol
 
@@ -11,6 +11,7 @@ from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary, RunInfo
 from forensics_tcpflow.report.sidecar import Sidecar
 from forensics_tcpflow.report.spool import FlowSpool
+from forensics_tcpflow.scan.registry import ScanResults
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,7 @@ class ReportContext:
     inputs: list[InputSummary]
     options: Options
     report_dir: Path
+    scans: ScanResults = field(default_factory=ScanResults)   # what the scanners found (bodies)
 
 
 class ReportWriter(Protocol):
@@ -55,6 +57,12 @@ def register(cls: type) -> type:
 LARGE_RUN_FLOWS = 20_000     # from here on, helper processes save more than they cost to start
 
 
+def is_large(flows: int) -> bool:
+    """The one place that decides whether a run's reports get helper processes
+    (a sidecar writer, a follower that checks the report, a mover for the last files)."""
+    return flows >= LARGE_RUN_FLOWS
+
+
 class Check(Protocol):
     """Sees the formats this process writes: `begin` with their temporary paths as writing
     starts, `end` once they are complete (before any is put in place), `abandon` if it failed."""
@@ -69,7 +77,7 @@ class Check(Protocol):
 def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummary],
                   flows: Iterable[FlowRecord], options: Options, report_path: Path,
                   count: Callable[[Iterable[FlowRecord]], Iterable[FlowRecord]] = iter,
-                  check: Check | None = None) -> list[Path]:
+                  check: Check | None = None, scans: ScanResults | None = None) -> list[Path]:
     """Write each requested format; return the committed paths in request order.
 
     `count` sees every flow on its way to this process's writers; `check` sees the
@@ -83,7 +91,7 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
     unknown = [name for name in names if name not in WRITERS]
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; known: {', '.join(sorted(WRITERS))}")
-    context = ReportContext(run, list(inputs), options, report_path.parent)
+    context = ReportContext(run, list(inputs), options, report_path.parent, scans or ScanResults())
     here, beside = _divide(names, flows)
     writers: list[ReportWriter] = []
     sidecar: Sidecar | None = None
@@ -125,7 +133,7 @@ def open_writer(name: str, context: ReportContext, report_path: Path) -> ReportW
 
 def _divide(names: list[str], flows: Iterable[FlowRecord]) -> tuple[list[str], list[str]]:
     """Formats for this process (DFXML, whose rusage and check belong here) and for a sidecar."""
-    if len(names) < 2 or not isinstance(flows, FlowSpool) or len(flows) < LARGE_RUN_FLOWS:
+    if len(names) < 2 or not isinstance(flows, FlowSpool) or not is_large(len(flows)):
         return names, []
     here = ["dfxml"] if "dfxml" in names else names[:1]
     return here, [name for name in names if name not in here]

@@ -35,11 +35,12 @@ class SinkError(OSError):
 class DiskFlowFile:
     """A flow file with an append buffer and running digests."""
 
-    __slots__ = ("sink", "path", "fd", "buffer", "buffered", "flushed", "size",
+    __slots__ = ("sink", "budget", "path", "fd", "buffer", "buffered", "flushed", "size",
                  "hashers", "hashed", "stale", "keep", "hashing")
 
     def __init__(self, sink: "FileSink", path: str, hash_names: tuple[str, ...], keep: bool) -> None:
-        self.sink = sink
+        self.sink = sink                # its descriptors and hashing thread
+        self.budget = sink.budget
         self.path = path
         self.fd = -1
         self.buffer: list[bytes] = []
@@ -57,33 +58,34 @@ class DiskFlowFile:
         if offset >= self.size:
             if offset > self.size:
                 self._append_zeros(offset - self.size)
-            self._append(data)
+            self.append(data.tobytes() if isinstance(data, memoryview) else data)   # a view would pin its buffer
             return
         self.stale = True
-        self._flush()
+        self.flush()
         self._pwrite(offset, data)
         self.size = max(self.size, offset + len(data))
         self.flushed = self.size
 
-    def _append(self, data: bytes) -> None:
-        if isinstance(data, memoryview):
-            data = data.tobytes()     # a view would keep the caller's whole window alive while queued
-        if not self.buffered and len(data) >= BUFFER_LIMIT:
-            self._hash(data)
-            self._pwrite(self.flushed, data)      # large in-order run: no copy into the buffer
-            self.flushed += len(data)
-            self.size += len(data)
-            return
+    def append(self, data: bytes) -> None:
+        """Bytes that continue the file: the hot path, one call per in-order segment."""
+        n = len(data)
+        budget = self.budget
         if not self.buffered:
-            self.sink._buffering(self)
+            if n >= BUFFER_LIMIT:
+                self._hash(data)
+                self._pwrite(self.flushed, data)      # large in-order run: no copy into the buffer
+                self.flushed += n
+                self.size += n
+                return
+            budget.track(self)
         self.buffer.append(data)
-        self.buffered += len(data)
-        self.sink.buffered_total += len(data)
-        self.size += len(data)
+        self.buffered += n
+        self.size += n
+        budget.total += n
         if self.buffered >= BUFFER_LIMIT:
-            self._flush()
-        elif self.sink.buffered_total > self.sink.buffer_budget:
-            self.sink._spill()
+            self.flush()
+        elif budget.total > budget.limit:
+            budget.spill()
 
     def _hash(self, data: bytes) -> None:
         """Digest bytes that continue the file in order, as they leave the buffer: chunks are
@@ -101,12 +103,12 @@ class DiskFlowFile:
     def _append_zeros(self, count: int) -> None:
         while count:
             n = min(count, BUFFER_LIMIT)
-            self._append(_ZEROS[:n])
+            self.append(_ZEROS[:n])
             count -= n
 
     def prepend(self, count: int) -> None:
         """Shift the stream right by `count` zero bytes (data found before the first byte seen)."""
-        self._flush()
+        self.flush()
         body = self.read(0, self.size)
         self._pwrite(0, bytes(count) + body)
         self.size += count
@@ -129,9 +131,9 @@ class DiskFlowFile:
     # -- descriptors -----------------------------------------------------
     def _fd(self) -> int:
         if self.fd < 0:
-            self.fd = self.sink._open(self)
+            self.fd = self.sink.descriptors.open(self)
         else:
-            self.sink._touch(self)
+            self.sink.descriptors.touch(self)
         return self.fd
 
     def _pwrite(self, offset: int, data: bytes, fd: int = -1) -> None:
@@ -146,24 +148,26 @@ class DiskFlowFile:
         except OSError as exc:
             raise SinkError(exc.errno, f"cannot write {self.path}: {exc.strerror}") from exc
 
-    def _flush(self, fd: int = -1) -> None:
+    def flush(self, fd: int = -1) -> None:
+        """Write out the buffer (to `fd` when the caller already holds the descriptor)."""
         if self.buffer:
             data = b"".join(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
             self.buffer.clear()
-            self.sink._unbuffering(self)
+            self.sink.budget.remove(self, self.buffered)
+            self.buffered = 0
             self._hash(data)
             self._pwrite(self.flushed, data, fd)
             self.flushed += len(data)
 
     def evict(self) -> None:
         """Called by the LRU, which already dropped us: write out the buffer, give the descriptor back."""
-        self._flush(self.fd)
+        self.flush(self.fd)
         os.close(self.fd)
         self.fd = -1
 
     # -- closing ---------------------------------------------------------
     def close(self, mtime_ns: int) -> tuple[int, dict[str, str]]:
-        self._flush()
+        self.flush()
         if self.hashing is not None:
             self.hashing.result()          # digests are updated in order by one thread
             self.hashing = None
@@ -175,13 +179,75 @@ class DiskFlowFile:
                 _update(self.hashers, chunk)
                 pos += len(chunk)
         if self.fd >= 0:
-            self.sink._release(self)
+            self.sink.descriptors.close(self)
         digests = {h.name: h.hexdigest() for h in self.hashers}
         if self.keep:
             os.utime(self.path, ns=(mtime_ns, mtime_ns))
         else:
             os.unlink(self.path)
         return self.size, digests
+
+
+class Descriptors:
+    """The open descriptors of every flow file: an LRU of at most `limit` (-f), so hundreds of
+    thousands of concurrent flows never exhaust them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.lru: OrderedDict[int, DiskFlowFile] = OrderedDict()
+
+    def open(self, f: DiskFlowFile, extra_flags: int = 0) -> int:
+        while len(self.lru) >= self.limit:
+            _, oldest = self.lru.popitem(last=False)
+            oldest.evict()
+        try:
+            fd = os.open(f.path, _OPEN_FLAGS | extra_flags, 0o644)
+        except FileExistsError:
+            raise          # only O_EXCL meets it: the sink takes it as "name in use"
+        except OSError as exc:
+            raise SinkError(exc.errno, f"cannot open {f.path}: {exc.strerror}") from exc
+        self.lru[id(f)] = f
+        return fd
+
+    def touch(self, f: DiskFlowFile) -> None:
+        self.lru.move_to_end(id(f))
+
+    def close(self, f: DiskFlowFile) -> None:
+        del self.lru[id(f)]
+        os.close(f.fd)
+        f.fd = -1
+
+    def close_all(self) -> None:
+        for f in list(self.lru.values()):
+            f.evict()
+        self.lru.clear()
+
+
+class BufferBudget:
+    """All flows' write buffers together stay under `limit`: past it, the longest-waiting are written out."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.total = 0
+        self.waiting: OrderedDict[int, DiskFlowFile] = OrderedDict()   # files with a buffer, oldest first
+
+    def track(self, f: DiskFlowFile) -> None:
+        """`f` starts a buffer (the file adds its bytes to `total` itself: that is per segment)."""
+        self.waiting[id(f)] = f
+
+    def remove(self, f: DiskFlowFile, count: int) -> None:
+        """`f` wrote out its buffer of `count` bytes."""
+        self.total -= count
+        del self.waiting[id(f)]
+
+    def spill(self) -> None:
+        """Write out the longest-waiting buffers until half the budget is free."""
+        while self.total > self.limit // 2 and self.waiting:
+            next(iter(self.waiting.values())).flush()
+
+    def flush_all(self) -> None:
+        for f in list(self.waiting.values()):
+            f.flush()
 
 
 class FileSink:
@@ -192,12 +258,9 @@ class FileSink:
         self.root = str(root)
         self.made_dirs: set[str] = set()
         self.hash_names = tuple(hash_names)
-        self.max_fds = max(1, max_fds)
         self.keep = keep
-        self.lru: OrderedDict[int, DiskFlowFile] = OrderedDict()
-        self.with_buffer: OrderedDict[int, DiskFlowFile] = OrderedDict()
-        self.buffered_total = 0
-        self.buffer_budget = BUFFER_BUDGET
+        self.descriptors = Descriptors(max_fds)
+        self.budget = BufferBudget(BUFFER_BUDGET)
         self.hash_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftf-hash")
         self.hash_queue: deque[tuple[Future, int]] = deque()
         self.hash_backlog = 0
@@ -212,23 +275,10 @@ class FileSink:
             self.made_dirs.add(folder)
         f = DiskFlowFile(self, path, self.hash_names, self.keep)
         try:
-            f.fd = self._open(f, os.O_EXCL)
+            f.fd = self.descriptors.open(f, os.O_EXCL)
         except FileExistsError:
             return None
         return f
-
-    def _open(self, f: DiskFlowFile, extra_flags: int = 0) -> int:
-        while len(self.lru) >= self.max_fds:
-            _, oldest = self.lru.popitem(last=False)
-            oldest.evict()
-        try:
-            fd = os.open(f.path, _OPEN_FLAGS | extra_flags, 0o644)
-        except FileExistsError:
-            raise          # only O_EXCL meets it: create() takes it as "name in use"
-        except OSError as exc:
-            raise SinkError(exc.errno, f"cannot open {f.path}: {exc.strerror}") from exc
-        self.lru[id(f)] = f
-        return fd
 
     def hash_later(self, hashers: list, data: bytes) -> Future:
         """Queue a digest update; a backlog past HASH_BACKLOG bytes waits, so queued data cannot pile up."""
@@ -241,31 +291,7 @@ class FileSink:
             self.hash_backlog -= size
         return future
 
-    def _buffering(self, f: DiskFlowFile) -> None:
-        self.with_buffer[id(f)] = f
-
-    def _unbuffering(self, f: DiskFlowFile) -> None:
-        self.buffered_total -= f.buffered
-        f.buffered = 0
-        del self.with_buffer[id(f)]
-
-    def _spill(self) -> None:
-        """Flush the longest-waiting buffers until the budget holds again."""
-        while self.buffered_total > self.buffer_budget // 2 and self.with_buffer:
-            next(iter(self.with_buffer.values()))._flush()
-
-    def _touch(self, f: DiskFlowFile) -> None:
-        self.lru.move_to_end(id(f))
-
-    def _release(self, f: DiskFlowFile) -> None:
-        del self.lru[id(f)]
-        os.close(f.fd)
-        f.fd = -1
-
     def close(self) -> None:
-        for f in list(self.with_buffer.values()):
-            f._flush()
-        for f in list(self.lru.values()):
-            f.evict()
-        self.lru.clear()
+        self.budget.flush_all()
+        self.descriptors.close_all()
         self.hash_thread.shutdown(wait=True)
