@@ -32,6 +32,7 @@ try:
     import distributed
     from distributed import Client, Future, LocalCluster, get_worker
     from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
 except ImportError as exc:  # the optional extra is missing: say how to install it
     raise RunnerError("--cluster needs Dask: install the extra with"
                       " pip install 'forensics-tcpflow[cluster]' (dask and distributed)") from exc
@@ -212,12 +213,17 @@ class ClusterRunner:
     def _alive(self) -> None:
         """A client reconnecting has lost its futures with the scheduler: the jobs it ran are gone."""
         if self._client.status != "running":
-            raise RunnerError(f"lost the Dask scheduler at {self.scheduler}: the jobs finished so far are"
-                              " journaled; continue with --resume (on the cluster or on this machine)")
+            raise self._lost()
+
+    def _lost(self) -> RunnerError:
+        return RunnerError(f"lost the Dask scheduler at {self.scheduler}: the jobs finished so far are"
+                           " journaled; continue with --resume (on the cluster or on this machine)")
 
     def _result(self, future: Future, job: Job) -> JobResult:
         try:
             return future.result()
+        except CommClosedError as exc:     # the scheduler went while the result was on its way
+            raise self._lost() from exc
         except FutureCancelledError as exc:
             self._alive()
             raise RunnerError(f"the Dask scheduler at {self.scheduler} dropped job {job.index}"
