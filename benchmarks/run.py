@@ -34,11 +34,18 @@ class Row:
     workload: str
     jobs: int
     target: float
+    cluster: str = ""          # --cluster ADDRESS (e.g. local:2): the jobs on Dask workers
+
+    @property
+    def mode(self) -> str:
+        """How ours ran, for the table: -j N or --cluster ADDRESS."""
+        return f"--cluster {self.cluster}" if self.cluster else f"-j {self.jobs}"
 
 
 ROWS = (Row("bulk", 1, 1.0), Row("small", 1, 1.0), Row("short", 1, 1.0), Row("split", 2, 2.0), Row("bulk", 2, 1.5),
         Row("mix-bulk", 1, 1.0), Row("mix-small", 1, 1.0), Row("mix-short", 1, 1.0),
         Row("mix-bulk", 2, 1.5), Row("mix-small", 2, 1.5), Row("mix-short", 2, 1.5))
+ROWS += (Row("split", 2, 1.5, cluster="local:2"),)   # a Dask LocalCluster of 2 workers beside -j 2
 RSS_TARGET_MB = {"short": 256, "mix-bulk": 256, "mix-small": 256, "mix-short": 256}
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_pcaps"
 ONE_CONNECTION = SAMPLES / "http.pcap"
@@ -111,9 +118,9 @@ def timed(argv: list[str], log: Path) -> Timing:
     return Timing(seconds, rss_kb, status)
 
 
-def ours_command(info: CaptureInfo, out: Path, jobs: int) -> list[str]:
+def ours_command(info: CaptureInfo, out: Path, jobs: int, cluster: str = "") -> list[str]:
     return [sys.executable, "-m", "forensics_tcpflow", capture_input(info), "-o", str(out), "-j", str(jobs),
-            "--hash", "md5,sha256", "--report", "dfxml,jsonl,csv", "-q"]
+            "--hash", "md5,sha256", "--report", "dfxml,jsonl,csv", "-q", *(("--cluster", cluster) if cluster else ())]
 
 
 def tcpflow_commands(info: CaptureInfo, out: Path) -> list[list[str]]:
@@ -174,11 +181,11 @@ def run_row(row: Row, info: CaptureInfo, repeat: int, out_root: Path, log: Path)
     for i in range(repeat):
         with tempfile.TemporaryDirectory(prefix="ftf-bench-", dir=out_root) as tmp:
             ours, theirs = Path(tmp) / "ours", Path(tmp) / "tcpflow"
-            result.ours.append(timed(ours_command(info, ours, row.jobs), log))
+            result.ours.append(timed(ours_command(info, ours, row.jobs, row.cluster), log))
             result.tcpflow.append(run_tcpflow(info, theirs, log))
             if i == 0:
                 result.differences = compare_outputs(ours, theirs)
-        print(f"  {row.workload} -j {row.jobs} run {i + 1}: ours {result.ours[-1].seconds:.2f} s, "
+        print(f"  {row.workload} {row.mode} run {i + 1}: ours {result.ours[-1].seconds:.2f} s, "
               f"tcpflow {result.tcpflow[-1].seconds:.2f} s", file=sys.stderr, flush=True)
     return result
 
@@ -243,7 +250,7 @@ def table(results: list[Result]) -> str:
         if any(t.status for t in r.ours + r.tcpflow):
             same += f" (exit {r.ours[0].status}/{r.tcpflow[0].status})"
         lines.append(
-            f"| {r.row.workload} | {shape} | {r.row.jobs} | {mb / r.median('ours'):.2f} | "
+            f"| {r.row.workload} | {shape} | {r.row.mode if r.row.cluster else r.row.jobs} | {mb / r.median('ours'):.2f} | "
             f"{r.capture.packets / r.median('ours'):,.0f} | {r.rss_mb('ours'):.0f} MB | {mb / r.median('tcpflow'):.2f} | "
             f"{r.rss_mb('tcpflow'):.0f} MB | {r.ratio:.2f}x | {target} | {same} |")
     return "\n".join(lines)
@@ -292,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         print(startup_table(startup_checks(args.repeat, out_root, log)))
     for r in results:
         for line in r.differences:
-            print(f"{r.row.workload} -j {r.row.jobs}: {line}")
+            print(f"{r.row.workload} {r.row.mode}: {line}")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
     return 1 if any(r.differences for r in results) else 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .batch.jobs import Job, JobResult, merge_shards, run_jobs
+from .batch.jobs import Job, JobResult, Runner, RunnerError, merge_shards, open_runner
 from .batch.promote import Mover, promote
 from .fastpath.shard import Shard
 from .batch.journal import Journal, JournalError, state_dir
@@ -111,7 +111,7 @@ SHARD_MIN_BYTES = 32 << 20    # smaller captures are not worth reading twice
 _SHARDABLE = ("%A", "%a", "%B", "%b", "%v")   # names unique per connection whatever shard made them
 
 
-def plan_jobs(options: Options, captures: list[tuple[str, str]]) -> list[Job]:
+def plan_jobs(options: Options, captures: list[tuple[str, str]], slots: int = 0) -> list[Job]:
     """One job per capture, or with --merge one job over every capture in first-packet order.
 
     With more workers than captures, large captures are split by connection
@@ -125,7 +125,7 @@ def plan_jobs(options: Options, captures: list[tuple[str, str]]) -> list[Job]:
         return [Job(0, tuple((path, path) for path, _ in ordered), "")]
     if options.finish_inputs and captures:     # -R: the connections run on from the -r captures
         return [Job(0, tuple((path, path) for path, _ in captures), "")]
-    workers = options.jobs or os.cpu_count() or 1
+    workers = options.jobs or slots or os.cpu_count() or 1
     shards = workers // len(captures) if captures else 1
     template = build_template(options.template, options.fflags)
     if shards < 2 or not all(v in template for v in _SHARDABLE):
@@ -210,8 +210,9 @@ def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: 
 def _guarded(options: Options, env: Environment, report_path: Path, start_ns: int) -> ExitStatus:
     with _stop_on_signals() as stop:
         try:
-            return _run(options, env, report_path, start_ns, stop)
-        except JournalError as exc:
+            with open_runner(options) as runner:
+                return _run(options, env, report_path, start_ns, stop, runner)
+        except (JournalError, RunnerError) as exc:
             env.error(str(exc))
             return ExitStatus.USAGE
         except OSError as exc:
@@ -220,7 +221,8 @@ def _guarded(options: Options, env: Environment, report_path: Path, start_ns: in
             return ExitStatus.INPUT_ERRORS
 
 
-def _run(options: Options, env: Environment, report_path: Path, start_ns: int, stop: threading.Event) -> ExitStatus:
+def _run(options: Options, env: Environment, report_path: Path, start_ns: int, stop: threading.Event,
+         runner: Runner) -> ExitStatus:
     outdir = Path(options.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,8 +231,9 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     for path, reason in tally.skipped:
         env.warn(f"{path}: skipped: {reason}")
         tally.warnings += 1
+    runner.check([path for path, _ in captures], outdir)
     journal = Journal(state_dir(outdir))
-    jobs = plan_jobs(options, captures)
+    jobs = plan_jobs(options, captures, runner.slots)
     if options.resume:
         jobs = journal.planned(jobs)
     done: dict[int, tuple[list[InputSummary], FlowSpool]] = {
@@ -240,14 +243,13 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     for summaries, _ in done.values():
         _report_errors(env, summaries)
     todo = [job for job in jobs if job.index not in done]
-    workers = min(options.jobs or os.cpu_count() or 1, len(todo))
     env.progress(Progress("start-run", "", sum(_size(path) for job in todo for path, _ in job.captures)))
     interrupted = False
     last: JobResult | None = None      # its files move while the reports are written
-    results = run_jobs(todo, options, journal.workspace, workers, env.make_sink, env.progress, stop)
+    results = _until_lost(runner.run(todo, options, journal.workspace, env.make_sink, env.progress, stop), env, stop)
     def places(result: JobResult) -> tuple[Path, Path]:
         """Where a job's files wait (staging) and where they belong."""
-        return journal.workspace.stage(jobs[result.index]), outdir / jobs[result.index].subdir
+        return result.stage, outdir / jobs[result.index].subdir
 
     with contextlib.closing(results):
         for result in results:
@@ -267,9 +269,18 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     settle = _Settle(journal, last, places, in_child=large)
     try:
         return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,
-                       _ReportGate(report_path, large, settle))
+                       _ReportGate(report_path, large, settle), runner.facts)
     finally:
         settle.close()
+
+
+def _until_lost(results: Iterator[JobResult], env: Environment, stop: threading.Event) -> Iterator[JobResult]:
+    """A runner that cannot go on (its scheduler is gone) stops the run as an interruption does."""
+    try:
+        yield from results
+    except RunnerError as exc:
+        env.error(str(exc))
+        stop.set()
 
 
 def _record(journal: Journal, result: JobResult) -> None:
@@ -329,7 +340,7 @@ def _size(path: str) -> int:
 
 def _finish(options: Options, env: Environment, report_path: Path, start_ns: int, jobs: list[Job],
             done: dict[int, tuple[list[InputSummary], FlowSpool]], interrupted: bool, tally: Tally,
-            journal: Journal, gate: "_ReportGate") -> ExitStatus:
+            journal: Journal, gate: "_ReportGate", cluster: dict[str, str]) -> ExitStatus:
     summaries = merge_shards([summary for index in sorted(done) for summary in done[index][0]])
     _warn_unknown_links(env, summaries, tally)
     processed = {summary.path for summary in summaries}
@@ -340,6 +351,7 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     run_info = make_run_info(env.command_line, options, start_ns)
     run_info.skipped = tally.skipped + not_done
     run_info.interrupted = interrupted
+    run_info.cluster = cluster
     run_info.exit_status = int(status)
     labels = list(dict.fromkeys(label for job in jobs for _, label in job.captures))
     spools = [spool for _, spool in (done[index] for index in sorted(done))]

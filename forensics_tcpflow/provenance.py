@@ -68,6 +68,7 @@ class InputSummary:
     output_dir: str = ""                   # where this capture's flows went, relative to OUT
     live: LiveInfo | None = None           # set when the input is an interface (-i), not a file
     stream: bool = False                   # standard input: no identity to compare after the run
+    workers: list[str] = field(default_factory=list)   # --cluster: the Dask workers that ran it
 
 
 @dataclass(slots=True)
@@ -92,3 +93,4 @@ class RunInfo:
     interrupted: bool = False
     options: dict[str, str] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
+    cluster: dict[str, str] = field(default_factory=dict)   # --cluster: scheduler address, Dask versions

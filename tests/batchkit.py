@@ -17,7 +17,7 @@ from forensics_tcpflow.report.dfxml import DFXML_NS, FTF_NS
 
 PCAP_HEADER = struct.Struct("<IHHiIII")   # little-endian classic pcap, as the corpus files used here
 RECORD_HEADER = struct.Struct("<IIII")
-RUN_SPECIFIC_OPTIONS = {"outdir", "jobs", "resume", "quiet", "report_path"}
+RUN_SPECIFIC_OPTIONS = {"outdir", "jobs", "resume", "quiet", "report_path", "cluster"}
 
 
 def pcap_records(path: Path) -> tuple[bytes, list[bytes]]:
@@ -73,6 +73,11 @@ def normalized_report(path: Path) -> bytes:
     for option in doc.xpath("//f:option", namespaces=ftf):
         if option.get("name") in RUN_SPECIFIC_OPTIONS:
             option.getparent().remove(option)
+    for element in doc.xpath("//f:cluster | //f:worker", namespaces=ftf):   # where --cluster ran the jobs
+        before = element.getprevious()
+        if before is not None:
+            before.tail = element.tail     # the indentation that followed it
+        element.getparent().remove(element)
     for tag in ("d:rusage", "d:execution_environment"):
         for element in doc.xpath(f"//{tag}", namespaces=dfxml):
             element.getparent().remove(element)

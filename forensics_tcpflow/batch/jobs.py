@@ -1,4 +1,5 @@
-"""Jobs (one capture, or one --merge set) run in this process or in a pool of worker processes.
+"""Jobs (one capture, or one --merge set) run in this process, in a pool of worker processes,
+or on a Dask cluster (batch/cluster.py): a runner, chosen by option, runs the same run_job.
 
 A job writes its flow files into its own staging folder and its flow records
 into its own spool file; the parent moves the files into OUT and merges the
@@ -8,7 +9,9 @@ they finished. Everything handed to a worker is plain data (spawn-safe).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import queue
 import shutil
 import signal
@@ -16,7 +19,7 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Protocol
 
 from ..capture.bpf import PacketFilter
 from ..engine import process_captures, process_live
@@ -49,6 +52,7 @@ class JobResult:
     summaries: list[InputSummary]
     spool: FlowSpool
     interrupted: bool
+    stage: Path               # where its flow files wait to be moved into place
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +62,18 @@ class Workspace:
     staging: Path
     spools: Path
 
-    def stage(self, job: Job) -> Path:
-        return self.staging / str(job.index)
+    def stage(self, job: Job, attempt: str = "") -> Path:
+        """An attempt of its own gets a folder of its own: a lost attempt that still writes mixes nothing in."""
+        return self.staging / (f"{job.index}-{attempt}" if attempt else str(job.index))
 
 
 def run_job(job: Job, options: Options, workspace: Workspace, make_sink: SinkFactory,
-            progress: Callable[[Progress], None], stop: Callable[[], bool]) -> JobResult:
+            progress: Callable[[Progress], None], stop: Callable[[], bool], attempt: str = "") -> JobResult:
     """Process one job from scratch (a half-done earlier attempt's staging folder is discarded).
 
     A live capture writes straight into OUT, so flow files appear there as connections close
     (its staging folder stays empty: a live capture cannot be resumed anyway)."""
-    stage = workspace.stage(job)
+    stage = workspace.stage(job, attempt)
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
     root = Path(options.outdir) / job.subdir if options.interface else stage
@@ -92,7 +97,7 @@ def run_job(job: Job, options: Options, workspace: Workspace, make_sink: SinkFac
     for summary in summaries:
         summary.output_dir = job.subdir
     spool.close()
-    return JobResult(job.index, summaries, spool, interrupted)
+    return JobResult(job.index, summaries, spool, interrupted, stage)
 
 
 def merge_shards(summaries: list[InputSummary]) -> list[InputSummary]:
@@ -107,7 +112,54 @@ def merge_shards(summaries: list[InputSummary]) -> list[InputSummary]:
             counters[name] = counters.get(name, 0) + value
         first.counters = dict(sorted(counters.items()))
         first.error = first.error or summary.error
+        first.workers = list(dict.fromkeys(first.workers + summary.workers))
     return list(merged.values())
+
+
+class RunnerError(Exception):
+    """The runner cannot start, or cannot go on: the message says why (jobs finished so far stay)."""
+
+
+class Runner(Protocol):
+    """Where jobs run: results as they finish, none started once `stop` is set."""
+
+    facts: dict[str, str]    # for the report (empty when the jobs ran on this machine)
+    slots: int               # jobs it runs at once (0: as -j says)
+
+    def check(self, captures: list[str], outdir: Path) -> None:
+        """Raise RunnerError unless whatever runs the jobs can read every capture and write OUT."""
+
+    def run(self, jobs: list[Job], options: Options, workspace: Workspace, make_sink: SinkFactory,
+            progress: Callable[[Progress], None], stop: threading.Event) -> Iterator[JobResult]: ...
+
+
+class LocalRunner:
+    """This process, or -j worker processes of this machine."""
+
+    facts: dict[str, str] = {}
+    slots = 0
+
+    def check(self, captures: list[str], outdir: Path) -> None:
+        """This process listed the captures and made OUT: the jobs run as the same user, on the same files."""
+
+    def run(self, jobs: list[Job], options: Options, workspace: Workspace, make_sink: SinkFactory,
+            progress: Callable[[Progress], None], stop: threading.Event) -> Iterator[JobResult]:
+        workers = min(options.jobs or os.cpu_count() or 1, len(jobs))
+        return run_jobs(jobs, options, workspace, workers, make_sink, progress, stop)
+
+
+@contextlib.contextmanager
+def open_runner(options: Options) -> Iterator[Runner]:
+    """The runner --cluster asks for (connected and checked), else the local one."""
+    if not options.cluster:
+        yield LocalRunner()
+        return
+    from .cluster import ClusterRunner     # Dask loads only for a cluster run
+    runner = ClusterRunner(options)
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 # -- worker processes -------------------------------------------------------

@@ -188,6 +188,8 @@ def _write_input(out: _XmlOut, index: int, inp: InputSummary) -> None:
                      {"datagram": datagram, "offset": str(offset), "length": str(length), "kept": kept})
         for error in input_errors(inp):
             out.leaf(F("error"), error)
+        for worker in inp.workers:
+            out.leaf(F("worker"), None, {"address": worker})
 
 
 def _write_live(out: _XmlOut, live: LiveInfo) -> None:
@@ -227,6 +229,8 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
             with out.element(F("options")):
                 for name, value in _option_items(ctx.options, ctx.run.options):
                     _write_option(out, name, value)
+            if ctx.run.cluster:
+                out.leaf(F("cluster"), None, ctx.run.cluster)
             for index, inp in enumerate(ctx.inputs):
                 _write_input(out, index, inp)
             for path, reason in ctx.run.skipped:
