@@ -41,12 +41,16 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
+def _real(path: str | Path) -> Path:
+    """The path with symlinks followed; a symlink loop stays as it is (reading it is then an input error)."""
+    return Path(os.path.realpath(path))
+
+
 def _check_layout(options: Options, report_path: Path) -> None:
     """Evidence is read-only: nothing is written into an input folder or beside an input file."""
-    out = Path(options.outdir).resolve()
-    report = report_path.resolve()
+    out, report = _real(options.outdir), _real(report_path)
     for given in options.inputs:
-        src = Path(given).resolve()
+        src = _real(given)
         tree = src if src.is_dir() else src.parent
         for what, target in (("output directory", out), ("report", report)):
             if _inside(target, tree):
@@ -137,8 +141,18 @@ def run(options: Options, env: Environment) -> ExitStatus:
             return ExitStatus.USAGE
         except OSError as exc:
             env.error(f"cannot write to {exc.filename or options.outdir}: {exc.strerror or exc};"
-                      " no report was written (the run can be continued with --resume)")
+                      f" no report was written; {_kept(options.outdir)}")
             return ExitStatus.INPUT_ERRORS
+
+
+def _kept(outdir: str) -> str:
+    """What a failed run leaves for --resume and the space it holds, so a full disk can be freed knowingly."""
+    state = state_dir(outdir)
+    if not state.exists():
+        return "nothing is kept"
+    held = sum(os.lstat(Path(top) / name).st_size for top, _, names in os.walk(state) for name in names)
+    return (f"kept for --resume: {state} ({held:,} bytes: the journal and the staged flow files of unfinished"
+            f" captures); to start afresh instead, remove it (rm -r {state}) or choose a new output directory")
 
 
 def _run(options: Options, env: Environment, report_path: Path, start_ns: int, stop: threading.Event) -> ExitStatus:
