@@ -18,7 +18,7 @@ from .batch.merge import order_by_first_packet
 from .batch.walk import walk_inputs
 from .capture.bpf import PacketFilter
 from .environment import Environment, Progress
-from .exitstatus import ExitStatus
+from .exitstatus import REPORT_BUGS, ExitStatus
 from .flow.naming import TemplateError, build_template
 from .flow.record import FlowRecord
 from .options import NS, Options
@@ -260,7 +260,11 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     not_done = [(path, "not processed: the run was interrupted")
                 for job in jobs for path, _ in job.captures if path not in processed]
     errors = [summary.error for summary in summaries if summary.error]
-    status = ExitStatus.INTERRUPTED if interrupted else ExitStatus.INPUT_ERRORS if errors else ExitStatus.OK
+    internal = any(summary.internal_error for summary in summaries)
+    if internal:
+        env.log(f"forensics-tcpflow: {REPORT_BUGS}")
+    status = (ExitStatus.INTERRUPTED if interrupted else ExitStatus.INTERNAL_ERROR if internal
+              else ExitStatus.INPUT_ERRORS if errors else ExitStatus.OK)
     run_info = make_run_info(env.command_line, options, start_ns)
     run_info.skipped = tally.skipped + not_done
     run_info.interrupted = interrupted

@@ -158,3 +158,32 @@ def test_a_read_only_output_is_a_clear_error(tmp_path: Path) -> None:
     finally:
         if os.geteuid() == 0:
             subprocess.run(["umount", str(out)], check=True)
+
+
+def test_a_bug_inside_one_capture_still_gives_a_report_marked_failed(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The capture the bug hit carries the error, the other capture is complete, the report says exit 3."""
+    from forensics_tcpflow.decode.decoder import Decoder
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "a.pcap").write_bytes(SMALL.read_bytes())
+    (evidence / "b.pcap").write_bytes((CORPUS / "tcpflow__test7-three-flows.pcap").read_bytes())
+    decode = Decoder.decode
+    calls: list[int] = []
+
+    def buggy(self: Decoder, record):  # noqa: ANN001, ANN202 - the first packet of the run hits the bug
+        calls.append(record.frame)
+        if len(calls) == 1:
+            raise KeyError("a bug")
+        return decode(self, record)
+    monkeypatch.setattr(Decoder, "decode", buggy)
+    lines: list[str] = []
+    out = tmp_path / "out"
+    assert main([str(evidence), "-o", str(out), "-q", "-j", "1"], Environment(log=lines.append)) == 3
+    assert any("internal error: KeyError" in line for line in lines)
+    assert any("not a verdict on the evidence" in line for line in lines)
+    root = _report(out)
+    assert next(root.iter(f"{{{FTF_NS}}}run")).get("exit_status") == "3"
+    inputs = {Path(i.get("path")).name: i.findtext(f"{{{FTF_NS}}}error") for i in root.iter(f"{{{FTF_NS}}}input")}
+    assert "a.pcap: internal error: KeyError" in inputs["a.pcap"] and inputs["b.pcap"] is None
+    assert len(list((out / "b.pcap").iterdir())) == 3       # test7-three-flows: every flow is there
