@@ -187,3 +187,35 @@ def test_a_bug_inside_one_capture_still_gives_a_report_marked_failed(tmp_path: P
     inputs = {Path(i.get("path")).name: i.findtext(f"{{{FTF_NS}}}error") for i in root.iter(f"{{{FTF_NS}}}input")}
     assert "a.pcap: internal error: KeyError" in inputs["a.pcap"] and inputs["b.pcap"] is None
     assert len(list((out / "b.pcap").iterdir())) == 3       # test7-three-flows: every flow is there
+
+
+@pytest.mark.parametrize("point", ["promote", "write_reports"])
+def test_sigint_while_moving_files_or_writing_reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      point: str) -> None:
+    """SIGINT once the captures are read (while a job's files are moved into place, or while the
+    reports are written): the run ends with a valid report, and after --resume when it asks for
+    one, OUT is exactly what an uninterrupted run writes. (Reading: tests/test_cli.py.)"""
+    import signal
+    from batchkit import build_evidence, normalized_report, run_cli, tree
+    evidence = build_evidence(tmp_path)
+    reference = tmp_path / "reference"
+    assert run_cli(str(evidence), "-o", str(reference), "-j", "1") == ExitStatus.INPUT_ERRORS
+    original = getattr(core, point)
+    sent: list[str] = []
+
+    def interrupted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if not sent:
+            sent.append(point)
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(core, point, interrupted)
+    out = tmp_path / "out"
+    status = run_cli(str(evidence), "-o", str(out), "-j", "1")
+    assert sent and status in (ExitStatus.INTERRUPTED, ExitStatus.INPUT_ERRORS)
+    from forensics_tcpflow.report.validate import validate_report
+    assert validate_report(out / "report.xml") == []
+    monkeypatch.setattr(core, point, original)
+    if status == ExitStatus.INTERRUPTED:
+        assert run_cli(str(evidence), "-o", str(out), "-j", "1", "--resume") == ExitStatus.INPUT_ERRORS
+    assert tree(out) == tree(reference)
+    assert normalized_report(out / "report.xml") == normalized_report(reference / "report.xml")
