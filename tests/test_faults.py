@@ -219,3 +219,25 @@ def test_sigint_while_moving_files_or_writing_reports(tmp_path: Path, monkeypatc
         assert run_cli(str(evidence), "-o", str(out), "-j", "1", "--resume") == ExitStatus.INPUT_ERRORS
     assert tree(out) == tree(reference)
     assert normalized_report(out / "report.xml") == normalized_report(reference / "report.xml")
+
+
+@pytest.mark.parametrize(("size", "stage"), [("12k", "flow files"), ("32k", "report")])
+def test_a_full_disk_then_resume_once_there_is_room(tiny_disk: Path, tmp_path: Path, size: str, stage: str) -> None:
+    """The disk fills while the flow files are written (12k) or while the report is (32k; the flow
+    files are in place): exit 1, no report, what is kept is said; with room made, --resume gives
+    exactly what an uninterrupted run gives."""
+    from batchkit import normalized_report, tree
+    reference = tmp_path / "reference"
+    assert main([str(SMALL), "-o", str(reference), "-q"]) == 0
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(tiny_disk)], check=True)
+    out = tiny_disk / "out"
+    lines: list[str] = []
+    assert main([str(SMALL), "-o", str(out), "-q"], Environment(log=lines.append)) == 1
+    assert any("No space left on device" in line and "kept for --resume" in line for line in lines), lines
+    assert not (out / "report.xml").exists()
+    if stage == "report":
+        assert any(p.is_file() for p in out.iterdir())       # the flow files were already in place
+    subprocess.run(["mount", "-o", "remount,size=1m", str(tiny_disk)], check=True)
+    assert main([str(SMALL), "-o", str(out), "-q", "--resume"], Environment(log=lambda line: None)) == 0
+    assert tree(out) == tree(reference)
+    assert normalized_report(out / "report.xml") == normalized_report(reference / "report.xml")
