@@ -21,7 +21,6 @@ import bz2
 import gzip
 import json
 import lzma
-import os
 import random
 import shutil
 import struct
@@ -287,7 +286,7 @@ def mutate_container(cap: Capture, rng: random.Random) -> bytearray:
     order = "little"
     if kind <= 2 and cap.records:
         start, _ = rng.choice(cap.records)
-        name, off, size = rng.choice(cap.fields)
+        _, off, size = rng.choice(cap.fields)
         _set_field(data, start + off, size, rng, order)
     elif kind == 3:
         fields = PCAP_HEADER_FIELDS if cap.fields is PCAP_FIELDS else (("shb-length", 4, 4), ("idb-linktype", 36, 2),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +12,14 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from batchkit import CORPUS
+from batchkit import CORPUS, build_evidence, normalized_report, run_cli, tree
 from forensics_tcpflow import core
 from forensics_tcpflow.cli import main
+from forensics_tcpflow.decode.decoder import Decoder
 from forensics_tcpflow.environment import Environment, Progress
 from forensics_tcpflow.exitstatus import ExitStatus
 from forensics_tcpflow.report.dfxml import FTF_NS
+from forensics_tcpflow.report.validate import validate_report
 
 pytestmark = pytest.mark.usefixtures("corpus")
 SMALL = CORPUS / "zeek__http_get.pcap"
@@ -163,7 +166,6 @@ def test_a_read_only_output_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_bug_inside_one_capture_still_gives_a_report_marked_failed(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The capture the bug hit carries the error, the other capture is complete, the report says exit 3."""
-    from forensics_tcpflow.decode.decoder import Decoder
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     (evidence / "a.pcap").write_bytes(SMALL.read_bytes())
@@ -195,8 +197,6 @@ def test_sigint_while_moving_files_or_writing_reports(tmp_path: Path, monkeypatc
     """SIGINT once the captures are read (while a job's files are moved into place, or while the
     reports are written): the run ends with a valid report, and after --resume when it asks for
     one, OUT is exactly what an uninterrupted run writes. (Reading: tests/test_cli.py.)"""
-    import signal
-    from batchkit import build_evidence, normalized_report, run_cli, tree
     evidence = build_evidence(tmp_path)
     reference = tmp_path / "reference"
     assert run_cli(str(evidence), "-o", str(reference), "-j", "1") == ExitStatus.INPUT_ERRORS
@@ -212,7 +212,6 @@ def test_sigint_while_moving_files_or_writing_reports(tmp_path: Path, monkeypatc
     out = tmp_path / "out"
     status = run_cli(str(evidence), "-o", str(out), "-j", "1")
     assert sent and status in (ExitStatus.INTERRUPTED, ExitStatus.INPUT_ERRORS)
-    from forensics_tcpflow.report.validate import validate_report
     assert validate_report(out / "report.xml") == []
     monkeypatch.setattr(core, point, original)
     if status == ExitStatus.INTERRUPTED:
@@ -226,7 +225,6 @@ def test_a_full_disk_then_resume_once_there_is_room(tiny_disk: Path, tmp_path: P
     """The disk fills while the flow files are written (12k) or while the report is (32k; the flow
     files are in place): exit 1, no report, what is kept is said; with room made, --resume gives
     exactly what an uninterrupted run gives."""
-    from batchkit import normalized_report, tree
     reference = tmp_path / "reference"
     assert main([str(SMALL), "-o", str(reference), "-q"]) == 0
     subprocess.run(["mount", "-o", f"remount,size={size}", str(tiny_disk)], check=True)
@@ -241,3 +239,9 @@ def test_a_full_disk_then_resume_once_there_is_room(tiny_disk: Path, tmp_path: P
     assert main([str(SMALL), "-o", str(out), "-q", "--resume"], Environment(log=lambda line: None)) == 0
     assert tree(out) == tree(reference)
     assert normalized_report(out / "report.xml") == normalized_report(reference / "report.xml")
+
+
+def test_help_and_exit_status_name_the_internal_error_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ExitStatus.INTERNAL_ERROR == 3
+    assert main(["--help"]) == 0
+    assert "3 internal error" in " ".join(capsys.readouterr().out.split())

@@ -15,12 +15,11 @@ from capturekit import drain
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.fuzz import LAYOUTS, UNHANDLED, VARIANTS, mutated_capture, run_cases, seeds  # noqa: E402
+from benchmarks.fuzz import LAYOUTS, UNHANDLED, VARIANTS, mutated_capture, run_cases, seeds, to_pcap  # noqa: E402
 
 
 def test_every_seed_reads_cleanly_and_declares_only_known_layers(tmp_path: Path) -> None:
     """Mutations aim at fields the seeds really carry: each seed is a valid capture of TCP traffic."""
-    from benchmarks.fuzz import to_pcap
     for name, linktype, frames in seeds():
         assert all(layer in LAYOUTS for frame in frames for layer, _ in frame.layers)
         path = tmp_path / f"{name}.pcap"
