@@ -11,13 +11,14 @@ import typer
 
 from . import __version__
 from .environment import Environment
-from .exitstatus import ExitStatus
+from .exitstatus import REPORT_BUGS, ExitStatus
 from .options import DEFAULT_TEMPLATE, NS, Options
 from .progress import ProgressBars
 
 EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could not be written); 2 usage error;"
-             " 4 verify mismatch; 130 interrupted (SIGINT/SIGTERM: the report is complete and marked"
-             " interrupted; continue with --resume; with -i they end the capture normally: 0).\n\n"
+             " 3 internal error (a bug of ours: please report it); 4 verify mismatch; 130 interrupted (SIGINT/SIGTERM:"
+             " the report is complete and marked interrupted; continue with --resume; with -i they end the capture"
+             " normally: 0).\n\n"
              "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
              " `validate REPORT` checks a report against its schemas.")
 
@@ -183,4 +184,5 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
         return int(ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug of ours: one clear line, never a traceback
         env.error(f"internal error: {type(exc).__name__}: {exc}")
-        return int(ExitStatus.INPUT_ERRORS)
+        env.log(f"forensics-tcpflow: {REPORT_BUGS}")
+        return int(ExitStatus.INTERNAL_ERROR)

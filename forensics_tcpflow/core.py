@@ -21,7 +21,7 @@ from .capture.bpf import PacketFilter
 from .capture.stdin import STDIN_PATH
 from .capture.writer import PcapWriter
 from .environment import Environment, Progress
-from .exitstatus import ExitStatus
+from .exitstatus import REPORT_BUGS, ExitStatus
 from .flow.naming import TemplateError, build_template
 from .flow.record import FlowRecord
 from .options import NS, Options
@@ -49,20 +49,25 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
+def _real(path: str | Path) -> Path:
+    """The path with symlinks followed; a symlink loop stays as it is (reading it is then an input error)."""
+    return Path(os.path.realpath(path))
+
+
 def _check_layout(options: Options, report_path: Path) -> None:
     """Evidence is read-only: nothing is written into an input folder, nor into the folder that
     holds an input file itself (a folder below it is another place). A missing input is left
     to the reading stage, which names it ("No such file or directory")."""
-    targets = [(what, path.resolve(), path.resolve().parent) for what, path in (
+    targets = [(what, _real(path), _real(path).parent) for what, path in (
         ("report", report_path if options.reports else None),
         ("-w file", Path(options.unprocessed) if options.unprocessed else None)) if path is not None]
     if not options.console:     # console mode keeps no files in OUT
-        out = Path(options.outdir).resolve()
+        out = _real(options.outdir)
         targets.append(("output directory", out, out))
     for given in options.inputs + options.finish_inputs:
         if given == STDIN_PATH or not os.path.exists(given):
             continue
-        src = Path(given).resolve()
+        src = _real(given)
         for what, target, folder in targets:
             if src.is_dir() and _inside(target, src):
                 raise UsageError(f"{what} {target} lies inside the evidence folder {given}")
@@ -217,8 +222,18 @@ def _guarded(options: Options, env: Environment, report_path: Path, start_ns: in
             return ExitStatus.USAGE
         except OSError as exc:
             env.error(f"cannot write to {exc.filename or options.outdir}: {exc.strerror or exc};"
-                      " no report was written (the run can be continued with --resume)")
+                      f" no report was written; {_kept(options.outdir)}")
             return ExitStatus.INPUT_ERRORS
+
+
+def _kept(outdir: str) -> str:
+    """What a failed run leaves for --resume and the space it holds, so a full disk can be freed knowingly."""
+    state = state_dir(outdir)
+    if not state.exists():
+        return "nothing is kept"
+    held = sum(os.lstat(Path(top) / name).st_size for top, _, names in os.walk(state) for name in names)
+    return (f"kept for --resume: {state} ({held:,} bytes: the journal and the staged flow files of unfinished"
+            f" captures); to start afresh instead, remove it (rm -r {state}) or choose a new output directory")
 
 
 def _run(options: Options, env: Environment, report_path: Path, start_ns: int, stop: threading.Event,
@@ -347,7 +362,11 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     not_done = [(path, "not processed: the run was interrupted")
                 for job in jobs for path, _ in job.captures if path not in processed]
     errors = [summary.error for summary in summaries if summary.error]
-    status = ExitStatus.INTERRUPTED if interrupted else ExitStatus.INPUT_ERRORS if errors else ExitStatus.OK
+    internal = any(summary.internal_error for summary in summaries)
+    if internal:
+        env.log(f"forensics-tcpflow: {REPORT_BUGS}")
+    status = (ExitStatus.INTERRUPTED if interrupted else ExitStatus.INTERNAL_ERROR if internal
+              else ExitStatus.INPUT_ERRORS if errors else ExitStatus.OK)
     run_info = make_run_info(env.command_line, options, start_ns)
     run_info.skipped = tally.skipped + not_done
     run_info.interrupted = interrupted

@@ -178,6 +178,9 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
             interrupted = True
         except (ValueError, SinkError) as exc:
             summary.error = f"{label}: {exc}"
+        except Exception as exc:    # a bug of ours: this capture fails, the others go on, the run exits 3
+            summary.error = f"{label}: internal error: {type(exc).__name__}: {exc}"
+            summary.internal_error = True
         if not shard.index and not interrupted:
             try:
                 digests = source.finish()

@@ -65,6 +65,7 @@ class InputSummary:
     counters: dict[str, int] = field(default_factory=dict)  # e.g. "ethertype:0x88cc", "fragments"
     fragment_overlaps: list[tuple[str, int, int, str]] = field(default_factory=list)
     error: str = ""                        # the message that stopped reading, if any
+    internal_error: bool = False           # what stopped it was a bug of ours (exit 3), not the evidence
     output_dir: str = ""                   # where this capture's flows went, relative to OUT
     live: LiveInfo | None = None           # set when the input is an interface (-i), not a file
     stream: bool = False                   # standard input: no identity to compare after the run

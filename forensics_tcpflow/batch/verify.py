@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -115,14 +116,44 @@ def _files_below(root: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
+class _Named:
+    """The paths a report names, kept in a private temporary SQLite database on disk: a set of
+    600,000 paths in memory is hundreds of MB, this stays flat however many flows there are."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("")
+        self._db.execute("CREATE TABLE named (path TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def add(self, path: Path) -> None:
+        self._db.execute("INSERT OR IGNORE INTO named VALUES (?)", (os.path.abspath(path),))
+
+    def __contains__(self, path: Path) -> bool:
+        found = self._db.execute("SELECT 1 FROM named WHERE path = ?", (os.path.abspath(path),))
+        return found.fetchone() is not None
+
+    def close(self) -> None:
+        self._db.close()
+
+
 def verify_report(report: Path) -> Verdict:
     """Compare the files on disk with the report; raises OSError / lxml's XMLSyntaxError on an unreadable report."""
     report = Path(report)
     verdict = Verdict()
-    named: set[Path] = {Path(os.path.abspath(WRITERS[name].target(report))) for name in WRITERS}
-    named.update(Path(os.path.abspath(report.parent / name)) for name in (*BODY_INDEXES, *PICTURES))
+    named = _Named()
+    try:
+        _compare(report, verdict, named)
+    finally:
+        named.close()
+    return verdict
+
+
+def _compare(report: Path, verdict: Verdict, named: _Named) -> None:
+    for name in WRITERS:
+        named.add(WRITERS[name].target(report))
+    for name in (*BODY_INDEXES, *PICTURES):
+        named.add(report.parent / name)
     for kind, item in expected_files(report):
-        named.add(Path(os.path.abspath(item.path)))
+        named.add(item.path)
         if kind == "flow":
             verdict.flow_files += 1
         elif kind == "body":
@@ -136,6 +167,5 @@ def verify_report(report: Path) -> Verdict:
         if any(found.get(name) not in (None, digest) for name, digest in item.digests.items()):
             verdict.changed.append(item.name)
     for path in _files_below(report.parent):
-        if Path(os.path.abspath(path)) not in named:
+        if path not in named:
             verdict.extra.append(os.path.relpath(path, report.parent).replace(os.sep, "/"))
-    return verdict

@@ -10,6 +10,7 @@ from typing import BinaryIO, Protocol
 
 from . import pcap, pcapng
 from .compression import STREAM_ERRORS, open_stream
+from .evidence import EvidenceFile
 from .record import CaptureError, Record
 from .window import ByteWindow
 
@@ -31,7 +32,7 @@ def detect_format(path: str | os.PathLike[str]) -> tuple[str, str] | None:
 
     OSError (missing or unreadable file) propagates: that is not a verdict on the content.
     """
-    with open(path, "rb") as raw:
+    with io.BufferedReader(EvidenceFile(str(path), ())) as raw:      # a FIFO in a folder cannot block the walk
         stream, compression = open_stream(raw)
         try:
             head = stream.read(4)
@@ -51,7 +52,8 @@ class Capture:
         self.linktypes: set[int] = set()
         self._source = source
         try:
-            self._raw: BinaryIO = open(path, "rb") if source is None else io.BufferedReader(source, 1 << 20)
+            self._raw: BinaryIO = (io.BufferedReader(EvidenceFile(str(path), ()), 1 << 20) if source is None
+                                   else io.BufferedReader(source, 1 << 20))
         except OSError as exc:
             raise CaptureError(path, f"cannot open: {exc.strerror or exc}") from exc
         try:
