@@ -15,7 +15,7 @@ from lxml import etree
 from batchkit import CORPUS, build_evidence, normalized_report, run_cli, tree
 from forensics_tcpflow import core
 from forensics_tcpflow.cli import main
-from forensics_tcpflow.decode.decoder import Decoder
+from forensics_tcpflow.flow.table import FlowTable
 from forensics_tcpflow.environment import Environment, Progress
 from forensics_tcpflow.exitstatus import ExitStatus
 from forensics_tcpflow.report.dfxml import FTF_NS
@@ -170,15 +170,15 @@ def test_a_bug_inside_one_capture_still_gives_a_report_marked_failed(tmp_path: P
     evidence.mkdir()
     (evidence / "a.pcap").write_bytes(SMALL.read_bytes())
     (evidence / "b.pcap").write_bytes((CORPUS / "tcpflow__test7-three-flows.pcap").read_bytes())
-    decode = Decoder.decode
+    add = FlowTable.add
     calls: list[int] = []
 
-    def buggy(self: Decoder, record):  # noqa: ANN001, ANN202 - the first packet of the run hits the bug
-        calls.append(record.frame)
+    def buggy(self: FlowTable, segment):  # noqa: ANN001, ANN202 - the first segment of the run hits the bug
+        calls.append(segment.frame)
         if len(calls) == 1:
             raise KeyError("a bug")
-        return decode(self, record)
-    monkeypatch.setattr(Decoder, "decode", buggy)
+        return add(self, segment)
+    monkeypatch.setattr(FlowTable, "add", buggy)
     lines: list[str] = []
     out = tmp_path / "out"
     assert main([str(evidence), "-o", str(out), "-q", "-j", "1"], Environment(log=lines.append)) == 3
