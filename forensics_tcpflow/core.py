@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -73,13 +74,15 @@ def _check_layout(options: Options, report_path: Path) -> None:
                 raise UsageError(f"{what} {target} lies inside the evidence folder {given}")
             if not src.is_dir() and folder == src.parent:
                 raise UsageError(f"{what} {target} lies beside the evidence file {given}")
+    if options.resume and options.fresh:
+        raise UsageError("--resume continues an unfinished run, --fresh discards it: choose one")
     if options.resume:
         return
     if report_path.exists() and (options.reports or not options.console):
         raise UsageError(f"{report_path} already exists: choose a new output directory (or --resume)")
-    if not options.console and state_dir(options.outdir).exists():
-        raise UsageError(f"{options.outdir} holds an unfinished run: continue it with --resume,"
-                         " or choose a new output directory")
+    if not options.console and not options.fresh and state_dir(options.outdir).exists():
+        raise UsageError(f"{options.outdir} holds an unfinished run: continue it with --resume, start it afresh"
+                         " with --fresh, or choose a new output directory")
 
 
 def _check_live(options: Options) -> None:
@@ -226,14 +229,32 @@ def _guarded(options: Options, env: Environment, report_path: Path, start_ns: in
             return ExitStatus.INPUT_ERRORS
 
 
+def _discard(journal: Journal, outdir: Path, env: Environment) -> None:
+    """--fresh: the flow files an unfinished run already moved into OUT, then what it kept for --resume."""
+    removed = 0
+    for name in journal.placed():
+        with contextlib.suppress(FileNotFoundError):
+            (outdir / name).unlink()
+            removed += 1
+    if journal.state.exists():
+        held = _held(journal.state)
+        shutil.rmtree(journal.state)
+        env.log(f"forensics-tcpflow: started afresh: removed {removed} flow files of the unfinished run and"
+                f" {held:,} bytes it kept for --resume")
+
+
+def _held(state: Path) -> int:
+    return sum(os.lstat(Path(top) / name).st_size for top, _, names in os.walk(state) for name in names)
+
+
 def _kept(outdir: str) -> str:
     """What a failed run leaves for --resume and the space it holds, so a full disk can be freed knowingly."""
     state = state_dir(outdir)
     if not state.exists():
         return "nothing is kept"
-    held = sum(os.lstat(Path(top) / name).st_size for top, _, names in os.walk(state) for name in names)
-    return (f"kept for --resume: {state} ({held:,} bytes: the journal and the staged flow files of unfinished"
-            f" captures); to start afresh instead, remove it (rm -r {state}) or choose a new output directory")
+    return (f"kept for --resume: {state} ({_held(state):,} bytes: the journal and the staged flow files of unfinished"
+            f" captures); to start afresh instead, run again with --fresh (it removes them) or choose a new"
+            f" output directory")
 
 
 def _run(options: Options, env: Environment, report_path: Path, start_ns: int, stop: threading.Event,
@@ -248,6 +269,8 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
         tally.warnings += 1
     runner.check([path for path, _ in captures], outdir)
     journal = Journal(state_dir(outdir))
+    if options.fresh:
+        _discard(journal, outdir, env)
     jobs = plan_jobs(options, captures, runner.slots)
     if options.resume:
         jobs = journal.planned(jobs)

@@ -34,6 +34,7 @@ class Options:
     resume: bool = False
     quiet: bool = False
     rehash_inputs: bool = False              # a second full read of every input after the run
+    fresh: bool = False                      # --fresh: discard an unfinished run in OUT and start again
     scanners: tuple[str, ...] = ("md5",)     # -a/-e/-E/-x: md5 is the per-flow hashing, the rest post-process
     decompress: bool = True                  # -Z off: HTTP bodies stay gzip/deflate-encoded
     interface: str | None = None             # -i: capture live from this interface instead of files

@@ -142,7 +142,7 @@ def test_a_full_disk_says_what_is_kept_for_resume_and_its_size(tiny_disk: Path) 
     assert main([str(LARGE), "-o", str(out), "-q"], Environment(log=lines.append)) == 1
     (line,) = [line for line in lines if "No space left on device" in line]
     assert f"kept for --resume: {out / '.forensics-tcpflow'} (" in line and " bytes" in line
-    assert "to start afresh instead, remove it" in line
+    assert "to start afresh instead, run again with --fresh" in line
     assert not (out / "report.xml").exists()
 
 
@@ -221,10 +221,12 @@ def test_sigint_while_moving_files_or_writing_reports(tmp_path: Path, monkeypatc
 
 
 @pytest.mark.parametrize(("size", "stage"), [("12k", "flow files"), ("32k", "report")])
-def test_a_full_disk_then_resume_once_there_is_room(tiny_disk: Path, tmp_path: Path, size: str, stage: str) -> None:
+@pytest.mark.parametrize("then", ["--resume", "--fresh"])
+def test_a_full_disk_then_resume_once_there_is_room(tiny_disk: Path, tmp_path: Path, size: str, stage: str,
+                                                    then: str) -> None:
     """The disk fills while the flow files are written (12k) or while the report is (32k; the flow
-    files are in place): exit 1, no report, what is kept is said; with room made, --resume gives
-    exactly what an uninterrupted run gives."""
+    files are in place): exit 1, no report, what is kept is said; with room made, --resume (or
+    starting afresh, which first removes what was kept) gives exactly what an uninterrupted run gives."""
     reference = tmp_path / "reference"
     assert main([str(SMALL), "-o", str(reference), "-q"]) == 0
     subprocess.run(["mount", "-o", f"remount,size={size}", str(tiny_disk)], check=True)
@@ -236,12 +238,40 @@ def test_a_full_disk_then_resume_once_there_is_room(tiny_disk: Path, tmp_path: P
     if stage == "report":
         assert any(p.is_file() for p in out.iterdir())       # the flow files were already in place
     subprocess.run(["mount", "-o", "remount,size=1m", str(tiny_disk)], check=True)
-    assert main([str(SMALL), "-o", str(out), "-q", "--resume"], Environment(log=lambda line: None)) == 0
+    assert main([str(SMALL), "-o", str(out), "-q"], Environment(log=lambda line: None)) == ExitStatus.USAGE
+    lines.clear()
+    assert main([str(SMALL), "-o", str(out), "-q", then], Environment(log=lines.append)) == 0
+    assert (then == "--fresh") == any("started afresh" in line for line in lines), lines
     assert tree(out) == tree(reference)
-    assert normalized_report(out / "report.xml") == normalized_report(reference / "report.xml")
+    recorded = normalized_report(out / "report.xml").replace(b'name="fresh" value="true"', b'name="fresh" value="false"')
+    assert recorded == normalized_report(reference / "report.xml")
 
 
 def test_help_and_exit_status_name_the_internal_error_code(capsys: pytest.CaptureFixture[str]) -> None:
     assert ExitStatus.INTERNAL_ERROR == 3
     assert main(["--help"]) == 0
     assert "3 internal error" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_full_disk_while_journaling_keeps_the_run_resumable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC as the journal records a finished job (its files already in place): a clear error saying what is
+    kept, no report; once there is room, --resume gives what an uninterrupted run gives."""
+    import errno
+
+    from forensics_tcpflow.batch.journal import Journal
+    reference = tmp_path / "reference"
+    assert main([str(SMALL), "-o", str(reference), "-q"]) == 0
+    record = Journal.record
+
+    def full(self: Journal, result) -> None:  # noqa: ANN001
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+    monkeypatch.setattr(Journal, "record", full)
+    out = tmp_path / "out"
+    lines: list[str] = []
+    assert main([str(SMALL), "-o", str(out), "-q"], Environment(log=lines.append)) == 1
+    assert any("No space left on device" in line and "kept for --resume" in line for line in lines), lines
+    assert not (out / "report.xml").exists()
+    monkeypatch.setattr(Journal, "record", record)
+    assert main([str(SMALL), "-o", str(out), "-q", "--resume"], Environment(log=lambda line: None)) == 0
+    assert tree(out) == tree(reference)
+    assert normalized_report(out / "report.xml") == normalized_report(reference / "report.xml")

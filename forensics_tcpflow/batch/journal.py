@@ -13,7 +13,7 @@ import pickle
 import shutil
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..options import Options
 from ..provenance import InputSummary
@@ -25,7 +25,7 @@ from .jobs import Job, JobResult, Workspace
 STATE_DIR = ".forensics-tcpflow"
 JOURNAL = "journal.jsonl"
 FORMAT = 1
-RUN_SPECIFIC = ("jobs", "resume", "quiet", "cluster")   # options that may differ between a run and its resumption
+RUN_SPECIFIC = ("jobs", "resume", "fresh", "quiet", "cluster")   # options that may differ between a run and its resumption
 
 
 class JournalError(Exception):
@@ -130,6 +130,21 @@ class Journal:
                 continue   # the line a kill cut short, or a spool gone: that job is done again
             finished[entry["job"]] = Finished([summary_from_dict(s) for s in entry["summaries"]], spool)
         return finished
+
+    def placed(self) -> Iterator[str]:
+        """Names (relative to OUT) of the flow files the journaled jobs moved into place, whatever
+        the plan: what starting afresh must take back. A damaged line or spool names nothing."""
+        try:
+            lines = self.path.read_bytes().splitlines()[1:]
+        except OSError:
+            return
+        for line in lines:
+            try:
+                with open(self.workspace.spools / json.loads(line)["spool"], "rb") as fh:
+                    spool = pickle.load(fh)
+            except (ValueError, KeyError, TypeError, OSError, pickle.UnpicklingError, EOFError):
+                continue
+            yield from (rec.filename for rec in spool if rec.filename)
 
     def record(self, result: JobResult) -> None:
         """Log a finished job (its files already promoted): spool first, then the journal line."""
