@@ -31,7 +31,7 @@ from ..flow.table import FlowTable, Half, count_packet
 from .header import PcapHeader, PcapngHeader
 from .shard import Shard, shard_of_key
 
-CHUNK = 8 << 20
+CHUNK = 4 << 20
 NS = 1_000_000_000
 MAX_BLOCK = 64 << 20
 
@@ -40,6 +40,7 @@ _IP6 = struct.Struct("!IHB")                # ver/class/flow, payload length, ne
 _TCP = struct.Struct("!4xI4xBB")            # seq, data offset, flags
 _PORTS_ACK = struct.Struct("!HHII")         # ports, seq, ack
 FOREIGN_LIMIT = 1 << 16                     # other workers' connections remembered at most
+STALE_LIMIT = 1024                          # closed directions the fast index may still hold
 
 GENERAL = 1        # _walk stopped at a block the general reader must see (another interface, section...)
 
@@ -83,7 +84,7 @@ class LeanPump:
                 buf = buf + chunk if buf else chunk
             status, pos = walk(buf, base)
             self.on_window(self.packets, base + pos)
-            if len(self.fast) > 2 * len(self.table.halves) + 4096:
+            if len(self.fast) > len(self.table.halves) + STALE_LIMIT:   # closed halves hold their state
                 self.fast = {key: half for key, half in self.fast.items() if not half.closed}
             if status == GENERAL:
                 return False

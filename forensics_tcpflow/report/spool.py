@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterable, Iterator, Sequence
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.report.codec import FLOW_FIELDS
 
-RUN_RECORDS = 8192       # flows sorted in memory before they go to a run file
+RUN_RECORDS = 2048       # flows sorted in memory before they go to a run file
 MAX_OPEN_RUNS = 128      # runs merged at once; more are first merged into bigger runs
 
 # (capture rank, capture, first_ts_ns, filename, first_frame, connection_id, direction)
