@@ -46,8 +46,8 @@ DIFFERENCES = (
     " captures get one sub-folder each unless --merge or -R; -K files are named without cN (one per"
     " addresses and ports) and carry the capture's link type; -g colours even when the output is not a"
     " terminal, as tcpflow does; the snap length of a live capture is --snaplen (tcpflow's -s strips"
-    " non-printable characters); -z (chroot) is not offered: the run's journal, report and Python itself"
-    " live outside any chroot; -L (semaphore) and -S (scanner settings) have no counterpart.")
+    " non-printable characters); -z needs OUT, the report and --save-capture inside DIR and refuses"
+    " scanners; -L (semaphore) and -S (scanner settings) have no counterpart.")
 
 
 @app.command(help="Reassemble every TCP flow of the captures into tcpflow-named files and a DFXML report.\n\n"
@@ -96,6 +96,7 @@ def flows(
     packets: int = typer.Option(0, "--packets", min=0, metavar="N", help="End the live capture after this many packets (0: no limit).", rich_help_panel=LIVE),
     save_capture: Optional[str] = typer.Option(None, "--save-capture", metavar="FILE", help="Keep every live packet in this pcapng file (hashed in the report).", rich_help_panel=LIVE),
     save_capture_size: float = typer.Option(0.0, "--save-capture-size", min=0.0, metavar="MB", help="Start FILE1, FILE2... once a saved file reaches this many MB (0: one file).", rich_help_panel=LIVE),
+    chroot: Optional[str] = typer.Option(None, "-z", metavar="DIR", help="Shut the run into DIR once the interface is open (tcpflow's -z; needs -U); OUT, the report and --save-capture must lie inside DIR.", rich_help_panel=LIVE),
     user: Optional[str] = typer.Option(None, "-U", "--relinquish-privileges", metavar="USER", help="Become USER once the interface is open (tcpflow's -U); OUT is handed to USER, a -X report elsewhere must be writable by USER.", rich_help_panel=LIVE),
     jobs: int = typer.Option(0, "-j", "--jobs", metavar="N", help="Worker processes over captures (0: all cores); outputs are the same for any N.", rich_help_panel=RUN),
     cluster: Optional[str] = typer.Option(None, "--cluster", metavar="ADDRESS", help="Run the jobs on a Dask scheduler's workers (tcp://HOST:8786), or local:N for N local worker processes; inputs and OUT must be shared. Needs the [cluster] extra.", rich_help_panel=RUN),
@@ -149,7 +150,7 @@ def flows(
         scanners=scanners, decompress=not no_decompress,
         interface=interface, snaplen=snaplen, promiscuous=not no_promisc, duration_ns=int(duration * NS),
         max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB), user=user,
-        console=console, console_header=not console_bare and not json_output,
+        chroot=chroot, console=console, console_header=not console_bare and not json_output,
         console_format=_console_format(hex_output, json_output, binary), console_color=color,
         console_newline=not no_newline, findx=findx and not packet_files, unprocessed=unprocessed, packet_files=packet_files,
         verbosity=10 if verbose else debug,

@@ -85,7 +85,7 @@ def _check_layout(options: Options, report_path: Path) -> None:
                          " with --fresh, or choose a new output directory")
 
 
-def _check_live(options: Options) -> None:
+def _check_live(options: Options, report_path: Path) -> None:
     """A live capture is one input of its own, cannot be resumed and never overwrites a saved capture."""
     if options.inputs:
         raise UsageError("capture either from an interface (-i) or from files, not both")
@@ -98,6 +98,24 @@ def _check_live(options: Options) -> None:
             account(options.user)
         except KeyError as exc:
             raise UsageError(str(exc.args[0])) from None
+    if options.chroot:
+        _check_jail(options, report_path)
+
+
+def _check_jail(options: Options, report_path: Path) -> None:
+    """-z: everything the run writes after the switch lies inside the jail, and nothing it would
+    start there (report helper processes, scanner libraries) lives outside it."""
+    jail = _real(options.chroot)
+    if not options.user:
+        raise UsageError("-z needs -U, as tcpflow's: root could leave the jail")
+    if not jail.is_dir() or jail == Path(jail.anchor):
+        raise UsageError(f"-z {options.chroot}: not a folder to shut the run into")
+    for what, path in (("output directory", options.outdir), ("report", report_path),
+                       ("--save-capture", options.save_capture)):
+        if path is not None and not _inside(_real(path), jail):
+            raise UsageError(f"{what} {path} lies outside the -z folder {options.chroot}")
+    if set(options.scanners) - {"md5"}:
+        raise UsageError("-z: scanners load libraries from outside the jail; run them on the flows afterwards")
 
 
 @contextlib.contextmanager
@@ -163,6 +181,10 @@ class Tally:
 
 def run(options: Options, env: Environment) -> ExitStatus:
     start_ns = env.clock_ns()
+    if options.chroot:      # -z: paths taken before the switch must name the same files inside the jail
+        options = replace(options, outdir=os.path.abspath(options.outdir),
+                          report_path=options.report_path and os.path.abspath(options.report_path),
+                          save_capture=options.save_capture and os.path.abspath(options.save_capture))
     report_path = Path(options.report_path or Path(options.outdir) / "report.xml")
     try:
         _check_layout(options, report_path)
@@ -170,9 +192,9 @@ def run(options: Options, env: Environment) -> ExitStatus:
         if options.bpf:
             PacketFilter(options.bpf)
         if options.interface:
-            _check_live(options)
-        elif options.user or options.save_capture:
-            raise UsageError("-U and --save-capture go with a live capture (-i)")
+            _check_live(options, report_path)
+        elif options.user or options.save_capture or options.chroot:
+            raise UsageError("-U, -z and --save-capture go with a live capture (-i)")
     except (UsageError, TemplateError, ValueError) as exc:
         env.error(str(exc))
         return ExitStatus.USAGE
@@ -303,7 +325,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     if interrupted:
         env.warn("interrupted: every open flow was closed; continue the run with --resume")
         tally.warnings += 1
-    large = is_large(sum(len(spool) for _, spool in done.values()))
+    large = is_large(sum(len(spool) for _, spool in done.values())) and not options.chroot   # no helpers in a jail
     settle = _Settle(journal, last, places, in_child=large)
     try:
         return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,

@@ -231,7 +231,7 @@ def _one_live(settings: LiveSettings, path: str, label: str, options: Options,
                 saver = CaptureSaver(settings.save_capture, settings.save_capture_size, capture.linktype,
                                      settings.snaplen, settings.interface)
             if options.user:      # what needs root is open: the interface, the saved capture
-                relinquish(options.user)
+                relinquish(options.user, options.chroot)
             progress(Progress("start-capture", label, 0))
             _feed(saver.tee(capture) if saver else capture, summary, decoder, table, table.add,
                   options.idle_timeout_ns > 0, None, show, LIVE_PROGRESS_EVERY)

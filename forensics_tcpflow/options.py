@@ -45,6 +45,7 @@ class Options:
     save_capture: str | None = None          # --save-capture: pcapng of every live packet
     save_capture_size: int = 0               # --save-capture-size, in bytes (0: one file)
     user: str | None = None                  # -U: become this user once the interface is open
+    chroot: str | None = None                # -z: and shut the run into this folder (tcpflow's chroot)
     console: bool = False                    # -c/-C: print each data segment, write no flow files
     console_header: bool = True              # False with -C: no "name: " before each segment
     console_format: str = "strip"            # "strip" | "binary" (-B) | "hex" (-D) | "json" (-J), as tcpflow resolves them

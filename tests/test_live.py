@@ -386,6 +386,44 @@ def test_relinquish_privileges_after_opening(tmp_path: Path) -> None:
         assert etree.parse(str(out / "report.xml")).findtext(".//{*}uid") == str(nobody.pw_uid)
 
 
+def test_chroot_after_opening(tmp_path: Path) -> None:
+    """-z DIR -U nobody (tcpflow's pair): the run is shut into DIR once the interface and the saved
+    capture are open; the flows, the report and the saved capture all land inside DIR, through
+    the paths taken before the switch, and the report is valid."""
+    import pwd
+    import tempfile
+    from forensics_tcpflow.privileges import jail_alias
+    nobody = pwd.getpwnam("nobody")
+    with tempfile.TemporaryDirectory(prefix="wt14-jail-") as top, _listener() as server:
+        os.chmod(top, 0o755)
+        jail = Path(top)
+        out, saved = jail / "out", jail / "live.pcapng"
+        with _capturing(out, saved, "-U", "nobody", "-z", str(jail), "tcp", "port",
+                        str(server.getsockname()[1])) as proc:
+            time.sleep(0.5)
+            client = _exchange(server, b"in the jail", b"ok")
+            time.sleep(0.5)
+            err = _stop(proc, signal.SIGTERM)
+        assert proc.returncode == ExitStatus.OK, err
+        assert (out / _name(client, server.getsockname()[1])).read_bytes() == b"in the jail"
+        assert (out / "report.xml").stat().st_uid == nobody.pw_uid
+        assert validate_report(out / "report.xml") == []
+        assert os.readlink(jail_alias(jail)) == "/"
+        assert etree.parse(str(out / "report.xml")).find(".//{*}option[@name='chroot']").get("value") == str(jail)
+
+
+def test_chroot_refusals(tmp_path: Path) -> None:
+    """-z without -U, or with OUT outside the jail, or with scanners that load libraries late: usage errors."""
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    for args in (["-z", str(jail), "-o", str(jail / "out")],
+                 ["-z", str(jail), "-U", "nobody", "-o", str(tmp_path / "out")],
+                 ["-z", str(jail), "-U", "nobody", "-o", str(jail / "out"), "-e", "http"]):
+        lines: list[str] = []
+        assert main(["-i", "lo", "--duration", "1", "-q", *args], Environment(log=lines.append)) == ExitStatus.USAGE
+        assert any("-z" in line for line in lines), lines
+
+
 def _appears(path: Path, content: bytes, within: float = 10.0) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:

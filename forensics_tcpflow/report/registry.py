@@ -92,7 +92,7 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; known: {', '.join(sorted(WRITERS))}")
     context = ReportContext(run, list(inputs), options, report_path.parent, scans or ScanResults())
-    here, beside = _divide(names, flows)
+    here, beside = _divide(names, flows, helpers=not options.chroot)   # a jailed run cannot start Python again
     writers: list[ReportWriter] = []
     sidecar: Sidecar | None = None
     try:
@@ -131,9 +131,9 @@ def open_writer(name: str, context: ReportContext, report_path: Path) -> ReportW
     return factory(factory.target(report_path), context)
 
 
-def _divide(names: list[str], flows: Iterable[FlowRecord]) -> tuple[list[str], list[str]]:
+def _divide(names: list[str], flows: Iterable[FlowRecord], helpers: bool) -> tuple[list[str], list[str]]:
     """Formats for this process (DFXML, whose rusage and check belong here) and for a sidecar."""
-    if len(names) < 2 or not isinstance(flows, FlowSpool) or not is_large(len(flows)):
+    if len(names) < 2 or not isinstance(flows, FlowSpool) or not is_large(len(flows)) or not helpers:
         return names, []
     here = ["dfxml"] if "dfxml" in names else names[:1]
     return here, [name for name in names if name not in here]
