@@ -325,7 +325,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     if interrupted:
         env.warn("interrupted: every open flow was closed; continue the run with --resume")
         tally.warnings += 1
-    large = is_large(sum(len(spool) for _, spool in done.values())) and not options.chroot   # no helpers in a jail
+    large = is_large(sum(len(spool) for _, spool in done.values()), options)
     settle = _Settle(journal, last, places, in_child=large)
     try:
         return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,

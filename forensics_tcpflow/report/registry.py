@@ -57,10 +57,11 @@ def register(cls: type) -> type:
 LARGE_RUN_FLOWS = 20_000     # from here on, helper processes save more than they cost to start
 
 
-def is_large(flows: int) -> bool:
+def is_large(flows: int, options: Options) -> bool:
     """The one place that decides whether a run's reports get helper processes
-    (a sidecar writer, a follower that checks the report, a mover for the last files)."""
-    return flows >= LARGE_RUN_FLOWS
+    (a sidecar writer, a follower that checks the report, a mover for the last files):
+    from LARGE_RUN_FLOWS on, unless the run is shut into a jail (-z), which cannot start Python again."""
+    return flows >= LARGE_RUN_FLOWS and not options.chroot
 
 
 class Check(Protocol):
@@ -92,7 +93,7 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
     if unknown:
         raise ValueError(f"unknown report format(s) {', '.join(unknown)}; known: {', '.join(sorted(WRITERS))}")
     context = ReportContext(run, list(inputs), options, report_path.parent, scans or ScanResults())
-    here, beside = _divide(names, flows, helpers=not options.chroot)   # a jailed run cannot start Python again
+    here, beside = _divide(names, flows, options)
     writers: list[ReportWriter] = []
     sidecar: Sidecar | None = None
     try:
@@ -131,9 +132,9 @@ def open_writer(name: str, context: ReportContext, report_path: Path) -> ReportW
     return factory(factory.target(report_path), context)
 
 
-def _divide(names: list[str], flows: Iterable[FlowRecord], helpers: bool) -> tuple[list[str], list[str]]:
+def _divide(names: list[str], flows: Iterable[FlowRecord], options: Options) -> tuple[list[str], list[str]]:
     """Formats for this process (DFXML, whose rusage and check belong here) and for a sidecar."""
-    if len(names) < 2 or not isinstance(flows, FlowSpool) or not is_large(len(flows)) or not helpers:
+    if len(names) < 2 or not isinstance(flows, FlowSpool) or not is_large(len(flows), options):
         return names, []
     here = ["dfxml"] if "dfxml" in names else names[:1]
     return here, [name for name in names if name not in here]
