@@ -21,6 +21,7 @@ from .batch.walk import walk_inputs
 from .capture.bpf import PacketFilter
 from .capture.stdin import STDIN_PATH
 from .capture.writer import PcapWriter
+from .decode.aruba import UNREADABLE as ARUBA_UNREADABLE
 from .environment import Environment, Progress
 from .exitstatus import REPORT_BUGS, ExitStatus
 from .flow.naming import TemplateError, build_template
@@ -388,6 +389,10 @@ def _warn_unknown_links(env: Environment, summaries: list[InputSummary], tally: 
             if name.startswith("linktype:"):
                 env.warn(f"{summary.path}: {count} packets of unsupported link type {name.split(':', 1)[1]}"
                          " were not decoded")
+                tally.warnings += 1
+            elif name.startswith(ARUBA_UNREADABLE):
+                env.warn(f"{summary.path}: {count} packets of Aruba GRE type {name[len(ARUBA_UNREADABLE):]}"
+                         " (not one Wireshark registers) were not decoded")
                 tally.warnings += 1
 
 

@@ -32,6 +32,8 @@ packed here with struct so every byte is visible.
   teredo.pcap       Teredo (UDP 3544) carrying IPv6, server packets behind an origin indication,
                     the first behind an authentication header too.
   erspan3.pcap      ERSPAN type III (GRE 0x22EB) with the platform subheader, mirroring Ethernet.
+  aruba/aruba-XXXX.pcap  Aruba GRE of every type Wireshark registers (0x8200-0x8370, step 0x10):
+                    QoS data frames, the response as an A-MSDU, no FCS.
   rst-inflight.pcap the server resets while the client's request is still arriving: the client's
                     next segment continues its stream (same file); 5 s later, past the linger
                     time, its last segment starts a new c1 file.
@@ -318,6 +320,17 @@ def radiotap(with_fcs: bool) -> bytes:
     return struct.pack("<BxHIB", 0, 9, 0x02, 0x10 if with_fcs else 0)
 
 
+def amsdu_response(conv: Conversation) -> bytes:
+    """The server's response as the two subframes of one A-MSDU (each padded to 4 bytes)."""
+    half = len(RESPONSE) // 2
+    subframes = b""
+    for part in (RESPONSE[:half], RESPONSE[half:]):
+        body = SNAP_IPV4 + conv.ip(False, conv.segment(False, PSH | ACK, part))
+        subframes += MAC_CLIENT + MAC_SERVER + struct.pack("!H", len(body)) + body
+        subframes += b"\0" * (-len(subframes) % 4)
+    return subframes
+
+
 def wifi_radiotap_pcap() -> bytes:
     def link(packet: bytes, from_client: bool) -> bytes:
         frame = wlan(SNAP_IPV4 + packet, from_client)
@@ -325,13 +338,7 @@ def wifi_radiotap_pcap() -> bytes:
 
     conv = conversation(link)
     frames = conv.handshake() + [conv.packet(True, PSH | ACK, REQUEST), conv.packet(False, ACK)]
-    half = len(RESPONSE) // 2
-    subframes = b""
-    for part in (RESPONSE[:half], RESPONSE[half:]):
-        body = SNAP_IPV4 + conv.ip(False, conv.segment(False, PSH | ACK, part))
-        subframes += MAC_CLIENT + MAC_SERVER + struct.pack("!H", len(body)) + body
-        subframes += b"\0" * (-len(subframes) % 4)
-    frames.append(radiotap(False) + wlan(subframes, False, flags=0x80))
+    frames.append(radiotap(False) + wlan(amsdu_response(conv), False, flags=0x80))
     frames.append(radiotap(False) + wlan(b"\x01" * 40, False, flags=0x40))              # protected
     bad = wlan(SNAP_IPV4 + conv.ip(True, conv.segment(True, PSH | ACK, b"NOT THIS", rel=0)), True)
     frames.append(radiotap(True) + bad + b"\xde\xad\xbe\xef")                              # wrong FCS
@@ -396,6 +403,24 @@ def erspan3_pcap() -> bytes:
     return pcap_bytes(LINKTYPE_ETHERNET, timed(conversation(link).http()))
 
 
+ARUBA_TYPES = range(0x8200, 0x8380, 0x10)      # every GRE protocol type Wireshark registers for Aruba
+
+
+def aruba_pcap(proto: int) -> bytes:
+    """An access point tunnels the exchange to its controller in Aruba GRE of type `proto`: client
+    frames as QoS data to-DS, the response as a 2-subframe A-MSDU from-DS."""
+    outer = ethernet(ETH_IPV4)
+
+    def tunnel(frame: bytes) -> bytes:
+        gre = struct.pack("!HH", 0, proto) + frame
+        return outer(bytes(dpkt.ip.IP(src=v4("192.0.2.1"), dst=v4("192.0.2.9"), p=47, ttl=64, data=gre)), True)
+
+    conv = conversation(lambda packet, c: tunnel(wlan(SNAP_IPV4 + packet, c)))
+    frames = conv.handshake() + [conv.packet(True, PSH | ACK, REQUEST), conv.packet(False, ACK),
+                                 tunnel(wlan(amsdu_response(conv), False, flags=0x80)), conv.packet(True, ACK)]
+    return pcap_bytes(LINKTYPE_ETHERNET, timed(frames + conv.close()))
+
+
 def rst_inflight_pcap() -> bytes:
     RST = dpkt.tcp.TH_RST
     conv = conversation(ethernet(ETH_IPV4))
@@ -427,6 +452,7 @@ SAMPLES: dict[str, Callable[[], bytes]] = {
     "teredo.pcap": teredo_pcap,
     "erspan3.pcap": erspan3_pcap,
     "rst-inflight.pcap": rst_inflight_pcap,
+    **{f"aruba/aruba-{proto:04x}.pcap": (lambda proto=proto: aruba_pcap(proto)) for proto in ARUBA_TYPES},
 }
 
 
@@ -435,6 +461,7 @@ def main(argv: list[str]) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     for name, build in SAMPLES.items():
         data = build()
+        (outdir / name).parent.mkdir(exist_ok=True)
         (outdir / name).write_bytes(data)
         print(f"{name}: {len(data)} bytes")
 

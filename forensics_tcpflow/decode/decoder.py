@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..capture.record import Record
-from . import linktypes, tunnels, wireless  # noqa: F401  (they register their handlers)
+from . import aruba, linktypes, tunnels, wireless  # noqa: F401  (they register their handlers)
 from .defrag import Defragmenter
 from .dispatch import LINKTYPES
 from .segment import Segment

@@ -1,4 +1,4 @@
-"""Tunnels whose inner TCP we want: GRE (and PPTP's enhanced GRE), ERSPAN, Aruba GRE,
+"""Tunnels whose inner TCP we want: GRE (and PPTP's enhanced GRE), ERSPAN, Aruba GRE (aruba.py),
 VXLAN, GRE-in-UDP, Geneve, GTP-U, L2TPv2, AYIYA, Teredo and IP-in-IP. Inside a tunnel
 the outer VLANs and MACs stay. All by hand: dpkt has none of these but GRE, and its GRE
 parses the payload we decode ourselves."""
@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from .dispatch import ETHERTYPES, IPPROTOS, UDP_PORTS, LayerHandler, register
 from .ethertypes import ethernet, ethertype, ppp_frame
 from .ip import ipv4, ipv6, raw_ip
-from .wireless import ieee80211
 from .segment import Segment
 
 if TYPE_CHECKING:
@@ -83,13 +82,6 @@ def erspan_iii(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     dec.counters["tunnel:erspan"] += 1
     platform = ERSPAN_III_PLATFORM if buf[off + 11] & 0x01 else 0
     return ethernet(dec, buf, off + ERSPAN_III_HEADER + platform, end)
-
-
-@register(ETHERTYPES, 0x8200, 0x8210)
-def aruba(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
-    """Aruba's GRE protocols carry a bare 802.11 frame (no FCS) from the access point."""
-    dec.counters["tunnel:aruba"] += 1
-    return ieee80211(dec, buf, off, end)
 
 
 @register(IPPROTOS, 47)
