@@ -93,13 +93,13 @@ def test_corrupt_gzip_keeps_what_decoded_and_says_so(tmp_path: Path) -> None:
     assert not body.complete and "corrupt gzip stream" in body.note
 
 
-def test_hole_cuts_a_body_and_the_next_response_is_still_found(tmp_path: Path) -> None:
+def test_a_body_runs_on_across_a_hole_and_the_next_response_is_still_found(tmp_path: Path) -> None:
     first = _response(b"A" * 100, "Content-Length: 300")
     responses = [first, b"B" * 100, b"C" * 100, _response(b"next", "Content-Length: 4", "Content-Type: text/plain")]
     results = _scan(_exchange(tmp_path, [GET, GET], responses, hole_at=1), tmp_path)
     cut, after = results.bodies[SERVER]
-    assert (tmp_path / cut.filename).read_bytes() == b"A" * 100
-    assert not cut.complete and "hole" in cut.note
+    assert (tmp_path / cut.filename).read_bytes() == b"A" * 100 + bytes(100) + b"C" * 100
+    assert not cut.complete and "never captured" in cut.note and cut.holes == (((cut.file_offset + 100), 100),)
     assert after.index == 2 and after.complete and (tmp_path / after.filename).read_bytes() == b"next"
 
 

@@ -34,16 +34,18 @@ def byte_run_attributes(rec: FlowRecord, body: BodyRecord, context: ReportContex
     (booleans true/false, no status: no attribute)."""
     attrs: dict[str, str] = {}
     for name, value in body_row(rec, body, context).items():
-        if name == "flow" or value is None or value == "":
+        if name == "flow" or value is None or value == "" or value == ():
             continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        attrs[_DFXML_NAMES.get(name) or f"ftf:{name}"] = text
+        attrs[_DFXML_NAMES.get(name) or f"ftf:{name}"] = _cell(value)
     return attrs
 
 
 def _cell(value: object) -> str:
+    """Booleans as true/false, holes as `offset:length` pairs separated by spaces."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple):
+        return " ".join(f"{offset}:{length}" for offset, length in value)
     return "" if value is None else str(value)
 
 

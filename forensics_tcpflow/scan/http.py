@@ -3,19 +3,21 @@
 Reads the two finished flow files of a connection forward, once each: requests
 first (their methods decide which responses carry a body, e.g. HEAD), then the
 responses paired with them in order. Bodies are copied in bounded chunks
-(Content-Length, chunked, or up to the connection's close), decoded on the way,
-and stop at the first hole: what came before is kept and marked incomplete.
+(Content-Length, chunked, or up to the connection's close), decoded on the way.
+Body bytes run on across holes, zero-filled as in the flow file (as tcpflow's do);
+the holes are recorded and the body marked incomplete. Heads, chunk-size lines
+and the framing never cross a hole: zeros are not HTTP.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, ClassVar
 
 from forensics_tcpflow.flow.record import FlowRecord
-from forensics_tcpflow.scan.body import BodyRecord, BodyWriter
+from forensics_tcpflow.scan.body import RAW_SUFFIX, BodyRecord, BodyWriter
 from forensics_tcpflow.scan.mime import extension
 from forensics_tcpflow.scan.registry import ScanContext, ScanResults, register
 
@@ -72,6 +74,22 @@ class _FlowReader:
         self.pos += len(data)
         return data
 
+    def take(self, most: int) -> tuple[bytes, bool]:
+        """Body bytes across holes: up to the next hole boundary, and whether they lie in a hole."""
+        stop, hole = self.size, False
+        for start, end in self._holes:
+            if end > self.pos:
+                hole = start <= self.pos
+                stop = min(stop, end if hole else start)
+                break
+        data = self._fh.read(max(0, min(most, stop - self.pos)))
+        self.pos += len(data)
+        return data, hole
+
+    def holes_in(self, start: int, end: int) -> tuple[tuple[int, int], ...]:
+        """The holes (offset, length) between two offsets of the flow file."""
+        return tuple((max(a, start), min(b, end) - max(a, start)) for a, b in self._holes if a < end and b > start)
+
     def readline(self) -> bytes:
         data = self._fh.readline(max(0, min(MAX_LINE, self.limit() - self.pos)))
         self.pos += len(data)
@@ -111,18 +129,21 @@ def _head(reader: _FlowReader) -> _Head | None:
     return None
 
 
-def _copy(reader: _FlowReader, count: int, out: Callable[[bytes], None]) -> bool:
-    """Copy `count` bytes; False when the flow ends or a hole starts first."""
+Out = Callable[[bytes, bool], None]      # body bytes, and whether they lie in a hole
+
+
+def _copy(reader: _FlowReader, count: int, out: Out) -> bool:
+    """Copy `count` bytes, across holes; False when the flow ends first."""
     while count > 0:
-        data = reader.read(min(count, READ_CHUNK))
+        data, hole = reader.take(min(count, READ_CHUNK))
         if not data:
             return False
-        out(data)
+        out(data, hole)
         count -= len(data)
     return True
 
 
-def _chunked(reader: _FlowReader, out: Callable[[bytes], None]) -> tuple[bool, str]:
+def _chunked(reader: _FlowReader, out: Out) -> tuple[bool, str]:
     while True:
         line = reader.readline()
         if not line.endswith(b"\n"):
@@ -141,11 +162,9 @@ def _chunked(reader: _FlowReader, out: Callable[[bytes], None]) -> tuple[bool, s
         reader.readline()                   # the CRLF after the chunk data
 
 
-def _to_close(reader: _FlowReader, out: Callable[[bytes], None], closed: bool) -> tuple[bool, str]:
-    while data := reader.read(READ_CHUNK):
-        out(data)
-    if reader.at_hole():
-        return False, f"body cut by {reader.where()}"
+def _to_close(reader: _FlowReader, out: Out, closed: bool) -> tuple[bool, str]:
+    while (piece := reader.take(READ_CHUNK))[0]:
+        out(*piece)
     if not closed:
         return False, "body ends where the flow ends, without the close that would end it"
     return True, ""
@@ -175,34 +194,42 @@ class _Extractor:
             return True                     # a request without a length has no body (RFC 9112 6.3)
         name = f"{self._rec.filename}-{self._tag}-{index:03d}{extension(content_type)}"
         writer = BodyWriter(self._ctx.outdir / name, coding, self._ctx.options.decompress)
-        follow_on = True
         try:
             if chunked:
                 complete, note = _chunked(reader, writer.write)
                 follow_on = complete
             elif length:
-                complete = _copy(reader, int(length), writer.write)
+                complete = follow_on = _copy(reader, int(length), writer.write)
                 note = "" if complete else f"body cut by {reader.where()} ({reader.pos - start} of {length} bytes)"
-                follow_on = complete or start + int(length) <= reader.size
             else:
                 complete, note = _to_close(reader, writer.write, self._rec.close_reason in ("fin", "rst"))
                 follow_on = False
         except BaseException:
             writer.discard()
             raise
-        taken = reader.pos - start
-        if follow_on and not complete:
-            reader.seek(start + int(length))            # the next message starts after the hole
+        holes = reader.holes_in(start, reader.pos)
+        if holes:
+            complete = False
+            note = "; ".join(part for part in (note, f"{sum(n for _, n in holes)} body bytes never captured"
+                                               " (zero-filled)") if part)
+        as_sent = writer.as_sent
         size, md5, sha256, problem = writer.close(complete)
         if not size and not problem and complete:
             writer.path.unlink()            # an empty body (e.g. gzip of nothing): no file, as tcpflow
             return follow_on
         notes = "; ".join(part for part in (note, problem) if part)
-        self._found.append(BodyRecord(
+        body = BodyRecord(
             filename=name, filesize=size, md5=md5, sha256=sha256, kind="request" if status is None else "response",
-            index=index, file_offset=start, length=taken,
+            index=index, file_offset=start, length=reader.pos - start,
             method=request.method, host=request.host, uri=request.uri, status=status,
-            content_type=content_type, content_encoding=coding, complete=complete and not problem, note=notes))
+            content_type=content_type, content_encoding=coding, complete=complete and not problem, note=notes,
+            form="decoded" if as_sent else "as-sent", holes=holes)
+        self._found.append(body)
+        if writer.as_sent is not None:      # decoding stopped at a hole: the body as sent too
+            size, md5, sha256 = writer.as_sent.close()
+            said = f"the {coding} body as sent, {Path(name).name} holds it decoded"
+            self._found.append(replace(body, filename=name + RAW_SUFFIX, filesize=size, md5=md5, sha256=sha256,
+                                       form="as-sent", note="; ".join(part for part in (note, said) if part)))
         return follow_on
 
 

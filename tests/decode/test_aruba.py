@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
+from capturekit import SAMPLES, sample_generator
 from conftest import require_oracle
 from forensics_tcpflow.capture.record import Record
 from forensics_tcpflow.cli import main
@@ -16,14 +15,6 @@ from forensics_tcpflow.decode.decoder import Decoder
 from forensics_tcpflow.environment import Environment
 from oracles import TSHARK, format_flow_name, read_flow_dir, tshark_streams
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_pcaps"
-
-
-def _generator():
-    spec = importlib.util.spec_from_file_location("sample_generate", SAMPLES / "generate.py")
-    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_wireshark_registers_0x8200_to_0x8370() -> None:
@@ -46,7 +37,7 @@ def test_every_registered_type_matches_tshark_follow(proto: int, tmp_path: Path)
 
 def test_an_unregistered_type_in_gre_is_undecodable_and_warned(tmp_path: Path) -> None:
     capture = tmp_path / "aruba-8205.pcap"
-    capture.write_bytes(_generator().aruba_pcap(0x8205))
+    capture.write_bytes(sample_generator().aruba_pcap(0x8205))
     lines: list[str] = []
     assert main([str(capture), "-o", str(tmp_path / "out")], Environment(log=lines.append)) == 0
     assert any("packets of Aruba GRE type 0x8205" in line for line in lines)
