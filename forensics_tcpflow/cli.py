@@ -14,6 +14,7 @@ from .environment import Environment
 from .exitstatus import REPORT_BUGS, ExitStatus
 from .options import DEFAULT_TEMPLATE, NS, Options
 from .progress import ProgressBars
+from .settings import SettingError, parse_settings, summary as settings_summary
 
 EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could not be written); 2 usage error;"
              " 3 internal error (a bug of ours: please report it); 4 verify mismatch; 130 interrupted (SIGINT/SIGTERM:"
@@ -22,6 +23,7 @@ EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could no
              "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
              " `validate REPORT` checks a report against its schemas.")
 
+SETTINGS_HELP = settings_summary()
 LIVE_IDLE_SECONDS = 300.0     # a live capture closes idle connections: memory stays bounded, files appear
 MB = 1 << 20
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings={"help_option_names": []})
@@ -47,7 +49,10 @@ DIFFERENCES = (
     " addresses and ports) and carry the capture's link type; -g colours even when the output is not a"
     " terminal, as tcpflow does; the snap length of a live capture is --snaplen (tcpflow's -s strips"
     " non-printable characters); -z needs OUT, the report and --save-capture inside DIR and refuses"
-    " scanners; -L (semaphore) and -S (scanner settings) have no counterpart.")
+    " scanners; -S rejects names and values it cannot read (tcpflow ignores them); -S tcp_timeout closes a"
+    " whole connection idle that long, the next segment starts a new cN (tcpflow closes only the directions"
+    " still idle after the next packet, so the side that resumes first keeps its file); http_cmd and tcp_cmd run"
+    " once the flows are written, one at a time, without a shell.")
 
 
 @app.command(help="Reassemble every TCP flow of the captures into tcpflow-named files and a DFXML report.\n\n"
@@ -83,12 +88,14 @@ def flows(
     no_newline: bool = typer.Option(False, "-0", metavar="", help="No newline after each segment.", rich_help_panel=CONSOLE),
     json_output: bool = typer.Option(False, "-J", metavar="", help="One JSON object per segment (tcpflow's layout).", rich_help_panel=CONSOLE),
     color: bool = typer.Option(False, "-g", metavar="", help="Client-to-server segments blue, the others red.", rich_help_panel=CONSOLE),
+    semaphore: Optional[str] = typer.Option(None, "-L", metavar="NAME", help="Hold the named POSIX semaphore NAME while printing each segment (tcpflow's -L), so several runs can share a terminal. Needs the [lock] extra (posix_ipc).", rich_help_panel=CONSOLE),
     hashes: str = typer.Option("md5,sha256", "--hash", metavar="NAMES", help="Hashes per flow file: md5,sha1,sha256,sha512.", rich_help_panel=POST),
     all_scanners: bool = typer.Option(False, "-a", metavar="", help="Run every scanner (tcpflow's -a: md5, http, netviz).", rich_help_panel=POST),
     enable: list[str] = typer.Option([], "-e", metavar="NAME", show_default=False, help="Enable a scanner: http (bodies into files), netviz (report.pdf/png), md5; repeatable.", rich_help_panel=POST),
     exclusive: Optional[str] = typer.Option(None, "-E", metavar="NAME", help="Run only this scanner (-E http: bodies without per-flow hashes).", rich_help_panel=POST),
     disable: list[str] = typer.Option([], "-x", metavar="NAME", show_default=False, help="Disable a scanner (-x md5: no per-flow hashes); repeatable.", rich_help_panel=POST),
     no_decompress: bool = typer.Option(False, "-Z", metavar="", help="Write HTTP bodies as sent: no gzip/deflate decoding.", rich_help_panel=POST),
+    settings_given: list[str] = typer.Option([], "-S", metavar="NAME=VALUE", show_default=False, help=f"A tcpflow setting; repeatable. Known (with defaults): {SETTINGS_HELP}.", rich_help_panel=POST),
     interface: Optional[str] = typer.Option(None, "-i", metavar="IFACE", help="Capture live from this interface (also 'any', 'lo') until SIGINT/SIGTERM, --duration or --packets; a trailing expression is the filter.", rich_help_panel=LIVE),
     no_promisc: bool = typer.Option(False, "-p", metavar="", help="Do not put the interface into promiscuous mode.", rich_help_panel=LIVE),
     snaplen: int = typer.Option(262144, "--snaplen", min=1, metavar="BYTES", help="Bytes kept of each live packet.", rich_help_panel=LIVE),
@@ -134,6 +141,15 @@ def flows(
         scanners = select(all_scanners, enable, exclusive, disable)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="-e/-E/-x") from None
+    try:
+        settings = parse_settings(settings_given)
+    except SettingError as exc:
+        raise typer.BadParameter(str(exc), param_hint="-S") from None
+    if settings.tcp_timeout_ns and idle_timeout is not None:
+        raise typer.BadParameter("give the idle time either with --idle-timeout or with -S tcp_timeout", param_hint="-S")
+    for name, fd in (("http_alert_fd", settings.http_alert_fd), ("tcp_alert_fd", settings.tcp_alert_fd)):
+        if fd >= 0 and not _open_fd(fd):
+            raise typer.BadParameter(f"{name}={fd}: no such open file descriptor", param_hint="-S")
     idle = idle_timeout if idle_timeout is not None else LIVE_IDLE_SECONDS if interface else 0.0
     console = console or console_bare
     outdir = outdir_given or "."
@@ -142,9 +158,10 @@ def flows(
     options = Options(
         inputs=captures, outdir=outdir, finish_inputs=tuple(finish), overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
-        idle_timeout_ns=int(idle * NS), frag_timeout_ns=int(frag_timeout * NS),
+        idle_timeout_ns=settings.tcp_timeout_ns or int(idle * NS), frag_timeout_ns=int(frag_timeout * NS),
         hashes=_split(hashes) if "md5" in scanners else (),
-        reports=_split(reports) if report_path or not console else (), report_path=report_path, jobs=jobs,
+        reports=_split(reports) if settings.enable_report and (report_path or not console) else (),
+        report_path=report_path, jobs=jobs,
         merge=merge, resume=resume, fresh=fresh, quiet=quiet or console, rehash_inputs=rehash_inputs,
         cluster=cluster,
         scanners=scanners, decompress=not no_decompress,
@@ -153,13 +170,21 @@ def flows(
         chroot=chroot, console=console, console_header=not console_bare and not json_output,
         console_format=_console_format(hex_output, json_output, binary), console_color=color,
         console_newline=not no_newline, findx=findx and not packet_files, unprocessed=unprocessed, packet_files=packet_files,
-        verbosity=10 if verbose else debug,
+        verbosity=10 if verbose else debug, settings=settings, semaphore=semaphore,
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version
     with ProgressBars(env, enabled=not options.quiet):
         status = run(options, env)
     raise typer.Exit(int(status))
+
+
+def _open_fd(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def _console_format(hex_output: bool, json_output: bool, binary: bool) -> str:

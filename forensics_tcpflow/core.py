@@ -34,9 +34,10 @@ from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .privileges import account
 from .runinfo import make_run_info
-from .scan.registry import ScanContext, ScanResults, post_scanners, run_scanners
+from .scan.registry import ScanContext, ScanResults, run_scanners, scanning
 from .sink.console import ConsolePrinter
 from .sink.packets import DirectionPcaps
+from .sink.semlock import NamedSemaphore, SemaphoreError
 from .sink.tap import TapSink
 
 class UsageError(Exception):
@@ -209,13 +210,18 @@ def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: 
     tcpflow's do: one job at a time in this process. Console mode and -K keep no flow files; console
     mode's workspace is a scratch folder, and its report (only with -X or -o) goes to `report_path`."""
     template = build_template(options.template, options.fflags)
-    printer = writer = None
+    printer = writer = lock = None
     if options.console:
         env.stdout.flush()
+        try:
+            lock = NamedSemaphore(options.semaphore) if options.semaphore else None
+        except SemaphoreError as exc:
+            env.error(str(exc))
+            return ExitStatus.USAGE
         printer = ConsolePrinter(env.stdout.buffer, template=template, outdir=options.outdir,
                                  fmt=options.console_format, header=options.console_header,
                                  color=options.console_color, newline=options.console_newline,
-                                 max_bytes=options.max_bytes)
+                                 max_bytes=options.max_bytes, lock=lock)
     try:
         if options.unprocessed:
             writer = PcapWriter(open(options.unprocessed, "xb"))
@@ -234,6 +240,8 @@ def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: 
     finally:
         if writer is not None:
             writer.close()
+        if lock is not None:
+            lock.close()
         if options.console:
             env.stdout.buffer.flush()
 
@@ -426,7 +434,7 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     spools = [spool for _, spool in (done[index] for index in sorted(done))]
     spool = FlowSpool.merge(spools, captures=labels) if spools else FlowSpool(journal.workspace.spools, labels)
     scans = ScanResults()     # an interrupted run scans once --resume has finished it
-    if post_scanners(options.scanners) and not interrupted:
+    if scanning(options) and not interrupted:
         gate.settle.done()    # scanners read finished flow files where they belong
         scans = run_scanners(ScanContext(options, Path(options.outdir), report_path, summaries, env.log), spool)
     run_info.end_ns = env.clock_ns()

@@ -104,7 +104,8 @@ def _process(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSi
              shard: Shard, one_capture: CaptureStep) -> tuple[list[InputSummary], bool]:
     summaries: list[InputSummary] = []
     decoder = Decoder(overlap=options.overlap, frag_timeout_ns=options.frag_timeout_ns,
-                      frag_memory=options.frag_memory)
+                      frag_memory=options.frag_memory, tdelta_ns=options.settings.tdelta_ns,
+                      check_fcs=options.settings.check_fcs)
     first_label = captures[0][1] if captures else ""
     table = FlowTable(options, sink, emit, first_label, build_template(options.template, options.fflags),
                       Path(captures[0][0]).name if captures else "")
@@ -215,7 +216,7 @@ def _one_live(settings: LiveSettings, path: str, label: str, options: Options,
 
     def idle(now_ns: int) -> None:
         if options.idle_timeout_ns > 0:
-            table.expire(now_ns)
+            table.expire(now_ns + decoder.tdelta_ns)
         show()
 
     try:
@@ -287,7 +288,7 @@ def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, deco
     packets = 0
     header = (fast_header(os.pread(source.fd, 65536, 0))     # per-packet taps and -I see every segment
               if isinstance(source, EvidenceFile) and packet_filter is None and not expire
-              and not table.sink.per_packet and not options.findx else None)
+              and not table.sink.per_packet and not options.findx and not options.settings.tdelta_ns else None)
     if header is not None:
         def window(done: int, position: int) -> None:
             progress(Progress("bytes", label, position))
@@ -357,7 +358,7 @@ def _feed(records: Iterable[Record], summary: InputSummary, decoder: Decoder, ta
             if not packets % every:
                 tick(record)
                 if expire and not packets % EXPIRE_EVERY:
-                    table.expire(record.ts_ns)
+                    table.expire(record.ts_ns + decoder.tdelta_ns)
     finally:
         summary.packets, summary.truncated_packets, summary.filtered_packets = packets, truncated, filtered
         summary.first_ts_ns, summary.last_ts_ns = first_ts, last_ts

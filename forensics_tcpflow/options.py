@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .settings import Settings
+
 DEFAULT_TEMPLATE = "%A.%a-%B.%b%V%v%C%c"
 NS = 1_000_000_000
 
@@ -56,4 +58,6 @@ class Options:
     packet_files: bool = False               # -K: a pcap per direction instead of its flow file
     verbosity: int = 1                       # -d N (-v is 10)
     cluster: str | None = None               # Dask scheduler address, or "local:N" for a LocalCluster
+    settings: Settings = Settings()          # -S NAME=VALUE (tcpflow's settings)
+    semaphore: str | None = None             # -L: a named POSIX semaphore held around each console print
     extra: dict[str, str] = field(default_factory=dict)

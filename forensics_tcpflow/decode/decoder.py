@@ -45,13 +45,15 @@ class Decoder:
     """
 
     def __init__(self, *, overlap: str = "first", frag_timeout_ns: int = 60 * 10**9,
-                 frag_memory: int = 64 * 2**20) -> None:
+                 frag_memory: int = 64 * 2**20, tdelta_ns: int = 0, check_fcs: bool = True) -> None:
         self.stats = DecodeStats()
         self.counters = self.stats.counters
         self.defrag = Defragmenter(self.stats, overlap=overlap, timeout_ns=frag_timeout_ns,
                                    memory=frag_memory)
         self.frame = 0
         self.ts_ns = 0
+        self.tdelta_ns = tdelta_ns    # -S tdelta: added to every packet time
+        self.check_fcs = check_fcs    # -S check_fcs=NO: a wrong 802.11 FCS is counted, the frame still read
         self.vlans: tuple[int, ...] = ()
         self.mac_src: bytes | None = None
         self.mac_dst: bytes | None = None
@@ -63,7 +65,7 @@ class Decoder:
 
     def decode(self, record: Record) -> list[Segment]:
         self.frame = record.frame
-        self.ts_ns = record.ts_ns
+        self.ts_ns = record.ts_ns + self.tdelta_ns
         self.vlans = ()
         self.mac_src = self.mac_dst = None
         self.tunnelled = self.reassembled = False

@@ -93,13 +93,17 @@ def _amsdu(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
 
 
 def _checked(dec: Decoder, buf: bytes, off: int, end: int, fcs: bool, bad: bool) -> Segment | None:
-    """The 802.11 frame after a radio header, its FCS checked and cut off when it has one."""
-    if bad:
-        return dec.fail("802.11:bad-fcs")
+    """The 802.11 frame after a radio header, its FCS checked and cut off when it has one.
+    With -S check_fcs=NO a wrong FCS is counted and the frame read all the same."""
     if fcs:
         end -= FCS
-        if end < off or zlib.crc32(buf[off:end]) != _LE32.unpack_from(buf, end)[0]:
+        if end < off:
             return dec.fail("802.11:bad-fcs")
+        bad = bad or zlib.crc32(buf[off:end]) != _LE32.unpack_from(buf, end)[0]
+    if bad and dec.check_fcs:
+        return dec.fail("802.11:bad-fcs")
+    if bad:
+        dec.counters["802.11:bad-fcs-accepted"] += 1
     return ieee80211(dec, buf, off, end)
 
 

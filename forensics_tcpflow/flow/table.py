@@ -112,6 +112,7 @@ class FlowTable:
         self.now = 0
         self.files_kept = "X" not in options.fflags    # -FX: report only, no file to name
         self.start_new = True
+        self.idle_ns = options.idle_timeout_ns
 
     # -- per segment -----------------------------------------------------
     def add(self, seg: Segment) -> None:
@@ -123,6 +124,9 @@ class FlowTable:
         if self.resetting:
             self._expire_resets()
         half = self.halves.get(key)
+        if half is not None and self.idle_ns and self.now - half.conn.last_ts > self.idle_ns:
+            self._finish_connection(half.conn, "idle")     # idle too long: what follows is a new cN
+            half = None
         if half is not None and (flags & TH_SYN) and self._is_new_syn(half, seg):
             self._finish_connection(half.conn, "port-reuse")
             half = None

@@ -21,6 +21,7 @@ from lxml import etree
 from forensics_tcpflow.capture.evidence import HASHES
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
+from forensics_tcpflow.settings import Settings
 from forensics_tcpflow.provenance import InputSummary, LiveInfo, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import byte_run_attributes
@@ -125,6 +126,8 @@ def _option_items(options: Options, extra: dict[str, str]) -> Iterator[tuple[str
     for field in fields(options):
         names.add(field.name)
         value = getattr(options, field.name)
+        if isinstance(value, Settings):
+            value = value.recorded()
         if isinstance(value, dict):
             yield from ((f"{field.name}.{key}", value[key]) for key in sorted(value))
         else:
@@ -235,6 +238,11 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
                 _write_input(out, index, inp)
             for path, reason in ctx.run.skipped:
                 out.leaf(F("skipped"), None, {"path": path, "reason": reason})
+            for run in ctx.scans.commands:
+                attrs = {"setting": run.setting, "filename": report_filename(run.filename, ctx.options.outdir,
+                                                                             ctx.report_dir)}
+                attrs.update({"status": str(run.status)} if run.status is not None else {"note": run.note})
+                out.leaf(F("command"), None, attrs)
             out.leaf(F("input_totals"), None, _input_totals(ctx.inputs))
 
 

@@ -34,6 +34,7 @@ _BLOCK = 20_000           # flows spread over the time bins at once (bounded mem
 class Tallies:
     """Every number the page shows, gathered in one pass over the flows."""
 
+    histogram_size: int = 1000    # -S netviz_histogram_size: addresses each address histogram keeps
     flows: int = 0
     packets: int = 0
     wire_bytes: int = 0
@@ -63,6 +64,11 @@ class Tallies:
         self.families[f"TCP/IPv{rec.family}"] += rec.packets
         for counter, key in ((self.src, rec.src), (self.dst, rec.dst), (self.sport, rec.sport), (self.dport, rec.dport)):
             counter[key] += rec.wire_bytes
+        for counter in (self.src, self.dst):
+            if len(counter) > 2 * self.histogram_size:      # as tcpflow's bounded address trees: the largest stay
+                kept = counter.most_common(self.histogram_size)
+                counter.clear()
+                counter.update(dict(kept))
         self.lifetimes.append((rec.first_ts_ns, rec.last_ts_ns, rec.packets, rec.wire_bytes, rec.dport))
         self.sizes.append(rec.stream_length)
         self.durations_ns.append(rec.last_ts_ns - rec.first_ts_ns)
@@ -172,7 +178,7 @@ class NetvizScanner:
 
     def __init__(self, ctx: ScanContext) -> None:
         self._ctx = ctx
-        self.tallies = Tallies()
+        self.tallies = Tallies(histogram_size=ctx.options.settings.netviz_histogram_size)
 
     def add(self, rec: FlowRecord) -> None:
         self.tallies.add(rec)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, ClassVar, Iterable, Protocol
 
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary
 from forensics_tcpflow.scan.body import BodyRecord
+
+if TYPE_CHECKING:
+    from forensics_tcpflow.scan.commands import CommandRun
 
 DEFAULT_SCANNERS: tuple[str, ...] = ("md5",)
 
@@ -38,6 +41,7 @@ class ScanResults:
 
     bodies: dict[str, list[BodyRecord]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    commands: list[CommandRun] = field(default_factory=list)     # -S tcp_cmd / http_cmd, one per file
 
     def body_count(self) -> int:
         return sum(len(found) for found in self.bodies.values())
@@ -90,9 +94,19 @@ def post_scanners(names: Iterable[str]) -> list[ScannerFactory]:
     return [factory for name in names if (factory := SCANNERS.get(name)) is not None]
 
 
+def scanning(options: Options) -> bool:
+    """Whether anything reads the finished flows: a post-processing scanner or a -S command hook."""
+    from forensics_tcpflow.scan.commands import wanted
+    return bool(post_scanners(options.scanners)) or wanted(options)
+
+
 def run_scanners(ctx: ScanContext, flows: Iterable[FlowRecord]) -> ScanResults:
-    """One pass over the finished flows for every enabled post-processing scanner."""
-    scanners = [factory(ctx) for factory in post_scanners(ctx.options.scanners)]
+    """One pass over the finished flows for every enabled post-processing scanner, then the
+    -S command hooks (last: they see the files the scanners wrote)."""
+    from forensics_tcpflow.scan.commands import FileCommands, wanted
+    scanners: list[Scanner] = [factory(ctx) for factory in post_scanners(ctx.options.scanners)]
+    if wanted(ctx.options):
+        scanners.append(FileCommands(ctx))
     results = ScanResults()
     if not scanners:
         return results

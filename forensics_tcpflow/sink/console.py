@@ -8,6 +8,7 @@ Each output format is one function registered by name; the framing around it
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import BinaryIO, Callable
 
 from ..decode.segment import TH_ACK, TH_SYN, Segment
@@ -95,8 +96,10 @@ class ConsolePrinter:
     """Prints segments to a binary stream; called for every decoded segment in arrival order."""
 
     def __init__(self, out: BinaryIO, *, template: str, outdir: str, fmt: str = "strip", header: bool = True,
-                 color: bool = False, newline: bool = True, max_bytes: int | None = None) -> None:
+                 color: bool = False, newline: bool = True, max_bytes: int | None = None,
+                 lock: AbstractContextManager[object] | None = None) -> None:
         self.out = out
+        self.lock = lock                       # -L: held while a segment is written and flushed
         self.template = template
         self.prefix = "" if outdir == "." else outdir + "/"
         self.render = FORMATS[fmt]
@@ -137,4 +140,9 @@ class ConsolePrinter:
             parts.append(RESET)
         if self.newline:
             parts.append(b"\n")
-        self.out.write(b"".join(parts))
+        if self.lock is None:
+            self.out.write(b"".join(parts))
+            return
+        with self.lock:
+            self.out.write(b"".join(parts))
+            self.out.flush()
