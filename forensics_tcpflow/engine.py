@@ -29,7 +29,7 @@ from .flow.record import FlowRecord
 from .flow.table import FlowTable
 from .options import Options
 from .privileges import relinquish
-from .provenance import InputSummary, LiveInfo
+from .provenance import InputSummary, LiveInfo, merge_ssids
 from .sink import FlowSink
 from .sink.files import SinkError
 from .fastpath.header import fast_header
@@ -141,6 +141,7 @@ def _process(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSi
             summary.counters = {k: v for k, v in summary.counters.items() if k in table.counters}
             summary.undecodable_packets = 0
             summary.fragment_overlaps = []
+            summary.ssids = []
     return summaries, interrupted
 
 
@@ -150,6 +151,7 @@ def _share(summary: InputSummary, before: Counter[str], overlaps: int, decoder: 
     summary.counters = dict(sorted(mine.items()))
     summary.undecodable_packets = mine["undecodable"]
     summary.fragment_overlaps = list(decoder.stats.fragment_overlaps[overlaps:])
+    summary.ssids = merge_ssids(summary.ssids, decoder.stats.take_ssids())
 
 
 def _one_capture(path: str, label: str, options: Options, decoder: Decoder, table: FlowTable,

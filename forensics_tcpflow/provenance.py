@@ -64,6 +64,7 @@ class InputSummary:
     last_ts_ns: int | None = None
     counters: dict[str, int] = field(default_factory=dict)  # e.g. "ethertype:0x88cc", "fragments"
     fragment_overlaps: list[tuple[str, int, int, str]] = field(default_factory=list)
+    ssids: list[tuple[str, str, int, int]] = field(default_factory=list)   # 802.11: BSSID, SSID hex, beacons, probe responses
     error: str = ""                        # the message that stopped reading, if any
     internal_error: bool = False           # what stopped it was a bug of ours (exit 3), not the evidence
     output_dir: str = ""                   # where this capture's flows went, relative to OUT
@@ -95,3 +96,13 @@ class RunInfo:
     options: dict[str, str] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
     cluster: dict[str, str] = field(default_factory=dict)   # --cluster: scheduler address, Dask versions
+
+
+def merge_ssids(*tables: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
+    """SSID tables (BSSID, SSID hex, beacons, probe responses) added up, in BSSID then SSID order."""
+    total: dict[tuple[str, str], tuple[int, int]] = {}
+    for table in tables:
+        for bssid, ssid, beacons, probes in table:
+            seen = total.get((bssid, ssid), (0, 0))
+            total[(bssid, ssid)] = (seen[0] + beacons, seen[1] + probes)
+    return [(bssid, ssid, beacons, probes) for (bssid, ssid), (beacons, probes) in sorted(total.items())]

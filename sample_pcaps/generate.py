@@ -23,6 +23,8 @@ packed here with struct so every byte is visible.
   wifi-radiotap.pcap  802.11 behind radiotap (127): QoS data to and from the AP, client frames with
                     the FCS-at-end flag, the response as a 2-subframe A-MSDU, one protected frame and
                     one frame with a wrong FCS (both counted, never decoded).
+  wifi-beacons.pcap  radiotap 802.11 beacons and probe responses of three access points (one with a
+                    hidden SSID) around the exchange, every frame with its FCS (for -e wifiviz).
   wifi-prism.pcap   802.11 behind a Prism header (119): plain data frames, the server's in the
                     4-address (to-DS and from-DS) form.
   wifi-ppi.pcap     802.11 behind PPI (192) with an 802.11-common field saying the FCS is present.
@@ -346,6 +348,32 @@ def wifi_radiotap_pcap() -> bytes:
     return pcap_bytes(127, timed(frames))
 
 
+BEACON, PROBE_RESPONSE = 0x80, 0x50
+
+
+def management(subtype: int, bssid: bytes, ssid: bytes) -> bytes:
+    """A beacon or probe response from `bssid`: timestamp, interval, capabilities, then the SSID
+    and supported-rates elements."""
+    body = struct.pack("<QHH", 0, 100, 0x0401) + bytes([0, len(ssid)]) + ssid + b"\x01\x04\x82\x84\x8b\x96"
+    return bytes([subtype, 0]) + b"\0\0" + b"\xff" * 6 + bssid + bssid + b"\0\0" + body
+
+
+def wifi_beacons_pcap() -> bytes:
+    """Beacons and probe responses of three access points (one hiding its SSID) around the exchange,
+    every frame with its FCS, behind radiotap."""
+    def link(packet: bytes, from_client: bool) -> bytes:
+        return radiotap(True) + fcs(wlan(SNAP_IPV4 + packet, from_client))
+
+    aps = [(bytes.fromhex("020000000099"), b"CaseNet"), (bytes.fromhex("0200000000a1"), b"Lab 5G & <guests>"),
+           (bytes.fromhex("0200000000b2"), b"")]
+    frames = [radiotap(True) + fcs(management(BEACON, bssid, ssid)) for bssid, ssid in aps for _ in range(2)]
+    frames.append(radiotap(True) + fcs(management(PROBE_RESPONSE, aps[1][0], aps[1][1])))
+    frames.append(radiotap(True) + fcs(management(PROBE_RESPONSE, aps[2][0], b"Hidden")))
+    frames += conversation(link).http()
+    frames.append(radiotap(True) + fcs(management(BEACON, aps[0][0], aps[0][1])))
+    return pcap_bytes(127, timed(frames))
+
+
 def wifi_prism_pcap() -> bytes:
     header = struct.pack("<II16s", 0x41, 144, b"wlan0") + bytes(120)
     conv = conversation(lambda packet, c: header + wlan(SNAP_IPV4 + packet, c, DATA, wds=not c))
@@ -445,6 +473,7 @@ SAMPLES: dict[str, Callable[[], bytes]] = {
     "multi-if.pcapng": multi_if_pcapng,
     "wifi-radiotap.pcap": wifi_radiotap_pcap,
     "wifi-prism.pcap": wifi_prism_pcap,
+    "wifi-beacons.pcap": wifi_beacons_pcap,
     "wifi-ppi.pcap": wifi_ppi_pcap,
     "pflog.pcap": pflog_pcap,
     "l2tp.pcap": l2tp_pcap,

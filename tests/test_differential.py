@@ -282,7 +282,7 @@ def test_capture_matches_oracles(capture_name: str | None, tmp_path: Path) -> No
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_pcaps"
 # Our own samples of layers no corpus capture has (sample_pcaps/generate.py): tshark alone is the oracle.
-LAYER_SAMPLES = ("wifi-radiotap.pcap", "wifi-prism.pcap", "wifi-ppi.pcap", "pflog.pcap", "l2tp.pcap",
+LAYER_SAMPLES = ("wifi-radiotap.pcap", "wifi-prism.pcap", "wifi-ppi.pcap", "wifi-beacons.pcap", "pflog.pcap", "l2tp.pcap",
                  "ayiya.pcap", "teredo.pcap", "erspan3.pcap")
 
 

@@ -28,7 +28,7 @@ from ..fastpath.shard import Shard
 from ..flow.record import FlowRecord
 from ..options import Options
 from ..privileges import hand_over
-from ..provenance import InputSummary
+from ..provenance import InputSummary, merge_ssids
 from ..report.spool import FlowSpool
 from ..sink import FlowSink
 
@@ -111,6 +111,7 @@ def merge_shards(summaries: list[InputSummary]) -> list[InputSummary]:
         for name, value in summary.counters.items():
             counters[name] = counters.get(name, 0) + value
         first.counters = dict(sorted(counters.items()))
+        first.ssids = merge_ssids(first.ssids, summary.ssids)
         first.error = first.error or summary.error
         first.workers = list(dict.fromkeys(first.workers + summary.workers))
     return list(merged.values())

@@ -47,7 +47,9 @@ def _plan(options: Options, jobs: list[Job]) -> dict[str, Any]:
     return json.loads(json.dumps(plan))  # tuples as lists, so a plan read back compares equal
 
 
-_SUMMARY_TUPLES = {"linktypes": tuple, "stat_before": tuple, "stat_after": tuple, "fragment_overlaps": lambda items: [tuple(item) for item in items]}
+_SUMMARY_TUPLES = {"linktypes": tuple, "stat_before": tuple, "stat_after": tuple,
+                   "fragment_overlaps": lambda items: [tuple(item) for item in items],
+                   "ssids": lambda items: [tuple(item) for item in items]}
 
 
 def summary_from_dict(data: dict[str, Any]) -> InputSummary:

@@ -24,6 +24,16 @@ class DecodeStats:
 
     counters: Counter[str] = field(default_factory=Counter)
     fragment_overlaps: list[tuple[str, int, int, str]] = field(default_factory=list)
+    # 802.11 beacons and probe responses: (BSSID, SSID, is a probe response) -> frames
+    ssids: Counter[tuple[bytes, bytes, bool]] = field(default_factory=Counter)
+
+    def take_ssids(self) -> list[tuple[str, str, int, int]]:
+        """The SSIDs seen since the last call, as (BSSID, SSID in hex, beacons, probe responses)."""
+        table: dict[tuple[bytes, bytes], list[int]] = {}
+        for (bssid, ssid, probe), count in self.ssids.items():
+            table.setdefault((bssid, ssid), [0, 0])[probe] += count
+        self.ssids.clear()
+        return [(bssid.hex(":"), ssid.hex(), beacons, probes) for (bssid, ssid), (beacons, probes) in sorted(table.items())]
 
     @property
     def undecodable(self) -> int:

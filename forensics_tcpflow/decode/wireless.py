@@ -24,6 +24,9 @@ _PPI_FIELD = struct.Struct("<HH")     # field type, field length
 _AMSDU = struct.Struct("!6s6sH")      # subframe destination, source, length
 
 DATA_TYPE = 0x08                      # frame control byte 0: type 2 (data), bits 2-3
+BEACON, PROBE_RESPONSE = 0x80, 0x50   # frame control byte 0 of these management frames
+MGMT_FIXED = 12                       # timestamp, beacon interval, capabilities
+SSID_ELEMENT = 0
 TYPE_MASK = 0x0C
 QOS_SUBTYPE = 0x80
 NULL_SUBTYPE = 0x40                   # the "no data" subtypes: null, CF-ack/poll without data
@@ -55,6 +58,8 @@ def ieee80211(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
         return dec.fail("truncated-header")
     fc0, fc1 = buf[off], buf[off + 1]
     if fc0 & TYPE_MASK != DATA_TYPE:
+        if fc0 in (BEACON, PROBE_RESPONSE):
+            _ssid(dec, buf, off, end, fc0 == PROBE_RESPONSE)
         return dec.skip("802.11:not-data")
     if fc0 & NULL_SUBTYPE:
         return dec.skip("802.11:no-data")
@@ -72,6 +77,20 @@ def ieee80211(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:
     if amsdu:
         return _amsdu(dec, buf, body, end)
     return llc(dec, buf, body, end)
+
+
+def _ssid(dec: Decoder, buf: bytes, off: int, end: int, probe: bool) -> None:
+    """The SSID element of a beacon or probe response, counted by BSSID (for -e wifiviz); a frame
+    without a whole SSID element is counted under the empty SSID, as tcpflow's parser leaves it."""
+    element, ssid = off + HEADER + MGMT_FIXED, b""
+    while element + 2 <= end:
+        kind, length = buf[element], buf[element + 1]
+        if kind == SSID_ELEMENT:
+            if element + 2 + length <= end:
+                ssid = buf[element + 2:element + 2 + length]
+            break
+        element += 2 + length
+    dec.stats.ssids[(buf[off + 16:off + 22], ssid, probe)] += 1
 
 
 def _amsdu(dec: Decoder, buf: bytes, off: int, end: int) -> Segment | None:

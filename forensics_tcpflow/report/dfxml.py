@@ -22,6 +22,7 @@ from forensics_tcpflow.capture.evidence import HASHES
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
 from forensics_tcpflow.settings import Settings
+from forensics_tcpflow.scan.wifiviz import ssid_text
 from forensics_tcpflow.provenance import InputSummary, LiveInfo, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import byte_run_attributes
@@ -410,5 +411,10 @@ class DfxmlWriter(AtomicWriter):
             for tag, value in _rusage_values(self._context.run.start_ns):
                 xml.leaf(D(tag), value)
         xml.leaf(F("flow_totals"), None, self._totals.attrs())
+        if self._context.scans.ssids is not None:
+            with xml.element(F("ssids")):
+                for bssid, ssid, beacons, probes in self._context.scans.ssids:
+                    xml.leaf(F("ssid"), None, {"mac": bssid, "ssid": xml_safe(ssid_text(ssid)), "count": str(beacons),
+                                               "probe_responses": str(probes), "ssid_hex": ssid})
         self._open.close()
         self._out.file.write(b"\n")

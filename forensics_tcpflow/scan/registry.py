@@ -42,6 +42,7 @@ class ScanResults:
     bodies: dict[str, list[BodyRecord]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     commands: list[CommandRun] = field(default_factory=list)     # -S tcp_cmd / http_cmd, one per file
+    ssids: list[tuple[str, str, int, int]] | None = None        # wifiviz: BSSID, SSID hex, beacons, probe responses
 
     def body_count(self) -> int:
         return sum(len(found) for found in self.bodies.values())
@@ -68,7 +69,7 @@ def register(cls: type) -> type:
 
 def _load_all() -> None:
     """Import the scanner modules so they register themselves (kept lazy: --help stays fast)."""
-    from forensics_tcpflow.scan import http, netviz  # noqa: F401
+    from forensics_tcpflow.scan import http, netviz, wifiviz  # noqa: F401
 
 
 def known() -> list[str]:
