@@ -45,8 +45,8 @@ INPUT, OUTPUT, CONSOLE, POST, LIVE, RUN = ("Input", "Output", "Console output (t
 DIFFERENCES = (
     "Differences from tcpflow 1.6.1: captures can also be given as arguments or folders (after -r,"
     " tcpflow's trailing filter expression still works; -l makes every argument a capture); several"
-    " captures get one sub-folder each unless --merge or -R; -K files are named without cN (one per"
-    " addresses and ports) and carry the capture's link type; -g colours even when the output is not a"
+    " captures get one sub-folder each unless --merge or -R; -K files are named as the flow files, cN"
+    " included (one per connection), and carry the capture's link type and snap length; -g colours even when the output is not a"
     " terminal, as tcpflow does; the snap length of a live capture is --snaplen (tcpflow's -s strips"
     " non-printable characters); -z needs OUT, the report and --save-capture inside DIR and refuses"
     " scanners; -S rejects names and values it cannot read (tcpflow ignores them); -S tcp_timeout closes a"

@@ -236,6 +236,8 @@ def _one_live(settings: LiveSettings, path: str, label: str, options: Options,
             if options.user:      # what needs root is open: the interface, the saved capture
                 relinquish(options.user, options.chroot)
             progress(Progress("start-capture", label, 0))
+            if table.sink.per_packet:
+                table.sink.reading(lambda: settings.snaplen, table.flow_of)
             _feed(saver.tee(capture) if saver else capture, summary, decoder, table, table.add,
                   options.idle_timeout_ns > 0, None, show, LIVE_PROGRESS_EVERY)
         except CaptureError as exc:
@@ -310,6 +312,8 @@ def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, deco
     source.seek(0)
     with open_capture(source.path, source) as capture:
         summary.format, summary.compression = capture.format, capture.compression
+        if table.sink.per_packet:
+            table.sink.reading(lambda: capture.snaplen, table.flow_of)
         records = iter(capture)
         for _ in range(packets):     # the fast path stopped at a record it leaves to the general reader
             next(records)
@@ -350,13 +354,14 @@ def _feed(records: Iterable[Record], summary: InputSummary, decoder: Decoder, ta
                 continue
             segments = decode(record)
             if per_packet:
-                for segment in segments:
-                    if table.start_new or table.continues(segment):
-                        sink.segment(segment, record)
+                shown = [segment for segment in segments if table.start_new or table.continues(segment)]
                 if not segments and decoder.skipped.startswith(NOT_TCP_IP):
                     sink.unprocessed(record)
             for segment in segments:
                 add(segment)
+            if per_packet:
+                for segment in shown:
+                    sink.segment(segment, record)
             if not packets % every:
                 tick(record)
                 if expire and not packets % EXPIRE_EVERY:

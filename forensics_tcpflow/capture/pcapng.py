@@ -103,6 +103,10 @@ class PcapngReader:
             SHB: self._section, IDB: self._interface, EPB: self._packet, PB: self._packet, SPB: self._simple,
         }
 
+    @property
+    def snaplen(self) -> int:
+        return max((interface.snaplen for interface in self._interfaces), default=0)
+
     def _fail(self, message: str, frame: int | None, offset: int) -> CaptureError:
         return CaptureError(self._path, message, frame=frame, offset=offset)
 

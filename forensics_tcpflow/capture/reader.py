@@ -19,6 +19,9 @@ class FormatReader(Protocol):
     def __init__(self, window: ByteWindow, path: str, linktypes: set[int]) -> None: ...
     def records(self) -> Iterator[Record]: ...
 
+    @property
+    def snaplen(self) -> int: ...
+
 
 # Leading 4 bytes of the decompressed stream -> (format name, reader).
 FORMATS: dict[bytes, tuple[str, type[FormatReader]]] = {
@@ -66,10 +69,16 @@ class Capture:
                 start = bytes(head[:4]).hex() or "nothing"
                 raise CaptureError(path, f"not a pcap or pcapng {what} (starts with {start})", offset=0)
             self.format, reader_class = found
-            self._records = reader_class(window, path, self.linktypes).records()
+            self._reader = reader_class(window, path, self.linktypes)
+            self._records = self._reader.records()
         except BaseException:
             self.close()
             raise
+
+    @property
+    def snaplen(self) -> int:
+        """The capture's snap length as its header says (pcapng: the largest of the interfaces read so far)."""
+        return self._reader.snaplen
 
     @property
     def raw_position(self) -> int:

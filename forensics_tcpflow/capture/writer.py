@@ -20,8 +20,8 @@ _RECORD = struct.Struct("<IIII")
 USEC = NS // 1_000_000
 
 
-def file_header(linktype: int) -> bytes:
-    return _HEADER.pack(MAGIC_USEC, 2, 4, 0, 0, SNAPLEN, linktype)
+def file_header(linktype: int, snaplen: int = SNAPLEN) -> bytes:
+    return _HEADER.pack(MAGIC_USEC, 2, 4, 0, 0, snaplen, linktype)
 
 
 def record_bytes(record: Record) -> bytes:

@@ -190,6 +190,12 @@ class FlowTable:
         half = self.halves.get((seg.src, seg.dst, seg.sport, seg.dport, seg.vlans))
         return half is not None and not half.closed
 
+    def flow_of(self, seg: Segment) -> tuple[int, str] | None:
+        """The connection a segment's direction belongs to now and the flow file name it has so far
+        ("" before its first stored byte); None when the direction is not open (-K names its pcaps so)."""
+        half = self.halves.get((seg.src, seg.dst, seg.sport, seg.dport, seg.vlans))
+        return None if half is None else (half.conn.id, half.name or "")
+
     def _count(self, half: Half, seg: Segment) -> None:
         if half.capture is not self.capture:
             self._next_capture(half, seg)

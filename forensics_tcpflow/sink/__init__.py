@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Callable, TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..capture.record import Record
@@ -34,7 +34,11 @@ class FlowSink(Protocol):
     per_packet: bool
 
     def segment(self, seg: "Segment", record: "Record") -> None:
-        """Every decoded TCP segment (and the packet it came in), before the flow table sees it."""
+        """Every decoded TCP segment (and the packet it came in), once the flow table has placed it."""
 
     def unprocessed(self, record: "Record") -> None:
         """A packet that was read and holds IP, but no TCP (tcpflow's -w)."""
+
+    def reading(self, snaplen: Callable[[], int], flow_of: Callable[["Segment"], "tuple[int, str] | None"]) -> None:
+        """A capture starts: its snap length, as far as it is known when asked, and the flow table's
+        connection and name of a segment's direction (-K names its files after them)."""

@@ -13,7 +13,7 @@ from ..capture.record import Record
 from ..capture.writer import PcapWriter
 from ..decode.segment import Segment
 from . import FlowFile, FlowSink
-from .packets import DirectionPcaps
+from .packets import DirectionPcaps, FlowOf
 
 
 class TapSink:
@@ -34,6 +34,10 @@ class TapSink:
             self._printer(seg)
         if self._pcaps is not None:
             self._pcaps.add(seg, record)
+
+    def reading(self, snaplen: Callable[[], int], flow_of: FlowOf) -> None:
+        if self._pcaps is not None:
+            self._pcaps.snaplen, self._pcaps.flow_of = snaplen, flow_of
 
     def unprocessed(self, record: Record) -> None:
         if self._writer is not None:
