@@ -183,6 +183,8 @@ class Tally:
 
 def run(options: Options, env: Environment) -> ExitStatus:
     start_ns = env.clock_ns()
+    if not options.warnings:
+        env = env.without_warnings()
     if options.chroot:      # -z: paths taken before the switch must name the same files inside the jail
         options = replace(options, outdir=os.path.abspath(options.outdir),
                           report_path=options.report_path and os.path.abspath(options.report_path),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -27,6 +27,9 @@ def file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> 
     return FileSink(root, hashes, max_fds=max_fds, keep=keep)
 
 
+WARNING = "forensics-tcpflow: warning: "     # every warning line starts so (-q drops them)
+
+
 def _stderr_line(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -46,4 +49,9 @@ class Environment:
         self.log(f"forensics-tcpflow: error: {message}")
 
     def warn(self, message: str) -> None:
-        self.log(f"forensics-tcpflow: warning: {message}")
+        self.log(WARNING + message)
+
+    def without_warnings(self) -> Environment:
+        """-q, as tcpflow's: warning lines are dropped, errors and everything else still go out."""
+        log = self.log
+        return replace(self, log=lambda line: None if line.startswith(WARNING) else log(line))

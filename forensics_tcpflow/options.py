@@ -35,6 +35,7 @@ class Options:
     merge: bool = False
     resume: bool = False
     quiet: bool = False
+    warnings: bool = True                    # False with -q: warning lines are not printed (errors are)
     rehash_inputs: bool = False              # a second full read of every input after the run
     fresh: bool = False                      # --fresh: discard an unfinished run in OUT and start again
     scanners: tuple[str, ...] = ("md5",)     # -a/-e/-E/-x: md5 is the per-flow hashing, the rest post-process

@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
+from forensics_tcpflow.environment import WARNING
 from forensics_tcpflow.scan.registry import ScanContext, ScanResults
 
 COMMAND_TIMEOUT_S = 60.0        # a command still running then is killed: one file never holds up the run
@@ -61,7 +62,7 @@ class FileCommands:
                     self._hooks("http_cmd", settings.http_cmd, settings.http_alert_fd, body.filename)
         failed = sum(run.status != 0 for run in self._runs)
         if failed:
-            self._ctx.log(f"forensics-tcpflow: warning: {failed} of {len(self._runs)} -S command runs did not"
+            self._ctx.log(f"{WARNING}{failed} of {len(self._runs)} -S command runs did not"
                           " exit 0 (each is in the report)")
         results.commands.extend(self._runs)
 
