@@ -17,7 +17,7 @@ from forensics_tcpflow.report.dfxml import DFXML_NS, FTF_NS
 
 PCAP_HEADER = struct.Struct("<IHHiIII")   # little-endian classic pcap, as the corpus files used here
 RECORD_HEADER = struct.Struct("<IIII")
-RUN_SPECIFIC_OPTIONS = {"outdir", "jobs", "resume", "quiet", "report_path", "cluster"}
+RUN_SPECIFIC_OPTIONS = {"outdir", "jobs", "resume", "quiet", "warnings", "report_path", "cluster"}
 
 
 def pcap_records(path: Path) -> tuple[bytes, list[bytes]]:

@@ -25,7 +25,7 @@ from .jobs import Job, JobResult, Workspace
 STATE_DIR = ".forensics-tcpflow"
 JOURNAL = "journal.jsonl"
 FORMAT = 1
-RUN_SPECIFIC = ("jobs", "resume", "fresh", "quiet", "cluster")   # options that may differ between a run and its resumption
+RUN_SPECIFIC = ("jobs", "resume", "fresh", "quiet", "warnings", "cluster")   # options that may differ between a run and its resumption
 
 
 class JournalError(Exception):
