@@ -34,7 +34,7 @@ from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .privileges import account
 from .runinfo import make_run_info
-from .scan.registry import ScanContext, ScanResults, run_scanners, scanning
+from .scan.registry import ScanContext, ScanResults, hooks_wanted, run_scanners, scanning
 from .sink.console import ConsolePrinter
 from .sink.packets import DirectionPcaps
 from .sink.semlock import NamedSemaphore, SemaphoreError
@@ -118,6 +118,9 @@ def _check_jail(options: Options, report_path: Path) -> None:
             raise UsageError(f"{what} {path} lies outside the -z folder {options.chroot}")
     if set(options.scanners) - {"md5"}:
         raise UsageError("-z: scanners load libraries from outside the jail; run them on the flows afterwards")
+    if hooks_wanted(options):
+        raise UsageError("-z: -S commands and alert descriptors act on the flows from outside the jail;"
+                         " run them on the flows afterwards")
 
 
 @contextlib.contextmanager

@@ -246,3 +246,11 @@ def test_netviz_histogram_size_bounds_the_address_histograms() -> None:
         tallies.add(make_flow(host, src=f"10.0.0.{host}", wire_bytes=host * 100))
     assert 3 <= len(tallies.src) <= 6 and tallies.src.most_common(1)[0] == ("10.0.0.19", 1900)
     assert parse_settings(["netviz_histogram_size=3"]).netviz_histogram_size == 3
+
+
+def test_command_hooks_are_refused_in_a_jail(tmp_path: Path) -> None:
+    """-z shuts the run away from the commands' world, as it does for scanners."""
+    lines: list[str] = []
+    assert main(["-i", "lo", "-U", "nobody", "-z", str(tmp_path), "-o", str(tmp_path / "out"),
+                 "-S", "tcp_cmd=/bin/true"], Environment(log=lines.append)) == 2
+    assert any("-S commands and alert descriptors" in line for line in lines)

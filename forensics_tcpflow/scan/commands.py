@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from forensics_tcpflow.flow.record import FlowRecord
-from forensics_tcpflow.options import Options
 from forensics_tcpflow.environment import WARNING
 from forensics_tcpflow.scan.registry import ScanContext, ScanResults
 
@@ -33,11 +32,6 @@ class CommandRun:
     filename: str               # the file, relative to OUT
     status: int | None          # its exit status (negative: killed by that signal); None: never ended by itself
     note: str = ""              # why there is no status
-
-
-def wanted(options: Options) -> bool:
-    s = options.settings
-    return bool(s.tcp_cmd or s.http_cmd or s.tcp_alert_fd >= 0 or s.http_alert_fd >= 0)
 
 
 class FileCommands:

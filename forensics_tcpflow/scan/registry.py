@@ -95,18 +95,23 @@ def post_scanners(names: Iterable[str]) -> list[ScannerFactory]:
     return [factory for name in names if (factory := SCANNERS.get(name)) is not None]
 
 
+def hooks_wanted(options: Options) -> bool:
+    """Whether a -S command or alert descriptor wants to hear of the finished files (scan/commands.py)."""
+    s = options.settings
+    return bool(s.tcp_cmd or s.http_cmd or s.tcp_alert_fd >= 0 or s.http_alert_fd >= 0)
+
+
 def scanning(options: Options) -> bool:
     """Whether anything reads the finished flows: a post-processing scanner or a -S command hook."""
-    from forensics_tcpflow.scan.commands import wanted
-    return bool(post_scanners(options.scanners)) or wanted(options)
+    return bool(post_scanners(options.scanners)) or hooks_wanted(options)
 
 
 def run_scanners(ctx: ScanContext, flows: Iterable[FlowRecord]) -> ScanResults:
     """One pass over the finished flows for every enabled post-processing scanner, then the
     -S command hooks (last: they see the files the scanners wrote)."""
-    from forensics_tcpflow.scan.commands import FileCommands, wanted
     scanners: list[Scanner] = [factory(ctx) for factory in post_scanners(ctx.options.scanners)]
-    if wanted(ctx.options):
+    if hooks_wanted(ctx.options):
+        from forensics_tcpflow.scan.commands import FileCommands
         scanners.append(FileCommands(ctx))
     results = ScanResults()
     if not scanners:
