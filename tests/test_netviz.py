@@ -66,7 +66,7 @@ def test_without_matplotlib_the_run_goes_on(tmp_path: Path, corpus: Path, monkey
     monkeypatch.setitem(sys.modules, "matplotlib", None)      # import fails as if not installed
     lines: list[str] = []
     out = tmp_path / "o"
-    status = run_cli("-q", "-a", "-r", str(CORPUS / GAP), "-o", str(out), env=Environment(log=lines.append))
+    status = run_cli("-a", "-r", str(CORPUS / GAP), "-o", str(out), env=Environment(log=lines.append))   # -q would hide the warning
     assert status == ExitStatus.OK
     assert any("netviz" in line and "pip install 'forensics-tcpflow[netviz]'" in line for line in lines)
     assert not (out / "report.png").exists() and (out / "report.xml").exists()
