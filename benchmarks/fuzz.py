@@ -357,7 +357,7 @@ class Batch:
 
 # The program as a child, taking the fast path wherever a capture allows it ("fast") or never ("general").
 CHILD = ("import sys; import forensics_tcpflow.engine as e; from forensics_tcpflow.cli import main;"
-         " e.fast_header = e.fast_header if sys.argv[1] == 'fast' else (lambda head: None);"
+         " e.kernel_header = e.kernel_header if sys.argv[1] == 'fast' else (lambda head: None);"
          " sys.exit(main(sys.argv[2:]))")
 # Runs take turns with these: the general path, the fast path, merged evidence, other reassembly choices.
 VARIANTS: tuple[tuple[str, ...], ...] = (("general",), ("fast",), ("general", "--merge"),

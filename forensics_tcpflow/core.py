@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 from .batch.jobs import Job, JobResult, Runner, RunnerError, merge_shards, open_runner
 from .batch.promote import Mover, promote
-from .fastpath.shard import Shard
+from .kernel.shard import Shard
 from .batch.journal import Journal, JournalError, state_dir
 from .batch.merge import order_by_first_packet
 from .batch.walk import walk_inputs

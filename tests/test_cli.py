@@ -89,7 +89,7 @@ def _interrupt_at(kind: str, capture: str, nth: int) -> Environment:
 def test_interrupted_mid_capture_then_resumed(evidence: Path, reference: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "PROGRESS_EVERY", 1)   # a stop check after every record
-    monkeypatch.setattr(engine, "fast_header", lambda path: None)   # (the fast path checks once a window)
+    monkeypatch.setattr(engine, "kernel_header", lambda path: None)   # (the fast path checks once a window)
     out = tmp_path / "interrupted"
     env = _interrupt_at("bytes", "three-flows.pcap", 5)
     assert run_cli(str(evidence), "-o", str(out), "-j", "1", env=env) == ExitStatus.INTERRUPTED

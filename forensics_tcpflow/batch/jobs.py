@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 from ..capture.bpf import PacketFilter
 from ..engine import process_captures, process_live
 from ..environment import Progress
-from ..fastpath.shard import Shard
+from ..kernel.shard import Shard
 from ..flow.record import FlowRecord
 from ..options import Options
 from ..privileges import hand_over

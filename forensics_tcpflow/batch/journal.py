@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from ..options import Options
 from ..provenance import InputSummary
-from ..fastpath.shard import Shard
+from ..kernel.shard import Shard
 from ..report.atomic import AtomicFile
 from ..report.spool import FlowSpool
 from .jobs import Job, JobResult, Workspace

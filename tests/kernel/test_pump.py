@@ -15,9 +15,9 @@ from batchkit import normalized_report, tree
 from conftest import CORPUS, require_corpus
 from forensics_tcpflow import engine
 from forensics_tcpflow.cli import main
-from forensics_tcpflow.fastpath.header import fast_header
+from forensics_tcpflow.kernel.header import kernel_header
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_pcaps"
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_pcaps"
 CAPTURES = sorted(p for p in CORPUS.glob("*") if p.suffix != ".tsv" and p.suffix != ".md") + \
     sorted(p for p in SAMPLES.glob("*.pcap*"))
 
@@ -31,14 +31,17 @@ def outcome(capture: Path, out: Path) -> tuple[int, dict[str, bytes], bytes]:
 def test_fast_and_general_paths_agree(capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     require_corpus()
     fast = outcome(capture, tmp_path / "fast")
-    monkeypatch.setattr(engine, "fast_header", lambda path: None)
+    monkeypatch.setattr(engine, "kernel_header", lambda path: None)
     general = outcome(capture, tmp_path / "general")
     assert fast == general
 
 
 def test_fast_path_takes_plain_pcap_and_pcapng() -> None:
     require_corpus()
-    assert fast_header((CORPUS / "zeek__http_get.pcap").read_bytes()[:65536]).format == "pcap"
-    assert fast_header((CORPUS / "zeek__tcp_http-on-irc-port-missing-syn.pcapng").read_bytes()[:65536]).format == "pcapng"
-    assert fast_header((SAMPLES / "http.pcap.gz").read_bytes()[:65536]) is None          # compressed: the general reader
-    assert fast_header((CORPUS / "suricata__decode-sll2-01_input.pcap").read_bytes()[:65536]) is None   # SLL2: general decoder
+    assert kernel_header((CORPUS / "zeek__http_get.pcap").read_bytes()[:65536]).format == "pcap"
+    assert kernel_header((CORPUS / "zeek__tcp_http-on-irc-port-missing-syn.pcapng").read_bytes()[:65536]).format == "pcapng"
+    assert kernel_header((SAMPLES / "http.pcap.gz").read_bytes()[:65536]) is None          # compressed: the general reader
+    sll2 = kernel_header((CORPUS / "suricata__decode-sll2-01_input.pcap").read_bytes()[:65536])
+    assert sll2.linktypes == (276,)          # walked by the kernel, each record decoded by the general decoder
+    several = kernel_header((CORPUS / "pcapplusplus__many_interfaces-1.pcapng").read_bytes()[:65536])
+    assert several is not None and len(several.interfaces) > 1
