@@ -110,7 +110,8 @@ def flows(
     version: bool = typer.Option(False, "-V", "--version", metavar="", help="Print the version and exit.", rich_help_panel=RUN),
 ) -> None:
     if version:
-        typer.echo(f"forensics-tcpflow {__version__}")
+        from .kernel import IMPLEMENTATION
+        typer.echo(f"forensics-tcpflow {__version__} (kernel: {IMPLEMENTATION})")
         raise typer.Exit(ExitStatus.OK)
     inputs = list(inputs or ())
     if interface and inputs and not read:

@@ -240,6 +240,16 @@ def test_help_and_version_load_no_pipeline(argv: list[str]) -> None:
     assert not imported & {"forensics_tcpflow.core", "forensics_tcpflow.engine", "lxml.etree", "xmlschema", "numba"}
 
 
+def test_version_says_which_kernel_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+    for forced, expected in (("python", "kernel: python"), ("", "kernel: ")):
+        env = {**os.environ, "FTF_KERNEL": forced}
+        done = subprocess.run([sys.executable, "-m", "forensics_tcpflow", "--version"], capture_output=True,
+                              text=True, timeout=60, env=env)
+        assert done.returncode == 0 and expected in done.stdout
+
+
 def test_unknown_link_type_is_warned_and_counted(tmp_path: Path) -> None:
     import struct
     (tmp_path / "in").mkdir()
