@@ -29,9 +29,10 @@ from .flow.record import FlowRecord
 from .flow.table import FlowTable
 from .options import Options
 from .privileges import relinquish
-from .provenance import InputSummary, LiveInfo
+from .provenance import InputSummary, KernelShare, LiveInfo
 from .sink import FlowSink
 from .sink.files import SinkError
+from .kernel import IMPLEMENTATION
 from .kernel.header import kernel_header
 from .kernel.pump import KernelPump
 from .kernel.shard import Shard
@@ -303,6 +304,7 @@ def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, deco
             summary.truncated_packets = fast.truncated
             summary.first_ts_ns, summary.last_ts_ns = fast.first_ts, fast.last_ts
             summary.format, summary.linktypes = header.format, header.linktypes
+            summary.kernel = KernelShare(IMPLEMENTATION, fast.packets, fast.python)
         if finished:
             return
     source.seek(0)

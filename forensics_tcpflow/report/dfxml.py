@@ -179,6 +179,9 @@ def _write_input(out: _XmlOut, index: int, inp: InputSummary) -> None:
         for when, values in (("before", inp.stat_before), ("after", inp.stat_after)):
             if values:
                 out.leaf(F("stat"), None, _stat_attrs(when, values))
+        if inp.kernel is not None:
+            out.leaf(F("kernel"), None, {"implementation": inp.kernel.implementation,
+                                         "records": str(inp.kernel.records), "python": str(inp.kernel.python)})
         if inp.live is not None:
             _write_live(out, inp.live)
         for name in sorted(inp.counters):

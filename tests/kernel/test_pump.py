@@ -1,8 +1,9 @@
-"""The fast path gives exactly what the general path gives: same flow files, same report.
+"""The kernel gives exactly what the general path gives, and the compiled kernel what its twin
+gives: same flow files, same report.
 
-Run on every corpus capture and every sample: captures the fast path takes
-whole, ones it hands over to the general reader part-way (a second pcapng
-interface, a damaged record), and ones it declines.
+Run on every corpus capture and every sample: captures the kernel walks whole,
+ones it hands over to the general reader part-way (a later section, a damaged
+record), and ones it declines (compressed, modified pcap).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from batchkit import normalized_report, tree
 from conftest import CORPUS, require_corpus
 from forensics_tcpflow import engine
+from forensics_tcpflow.kernel import pump, pure
 from forensics_tcpflow.cli import main
 from forensics_tcpflow.kernel.header import kernel_header
 
@@ -34,6 +36,15 @@ def test_fast_and_general_paths_agree(capture: Path, tmp_path: Path, monkeypatch
     monkeypatch.setattr(engine, "kernel_header", lambda path: None)
     general = outcome(capture, tmp_path / "general")
     assert fast == general
+
+
+@pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
+def test_compiled_kernel_and_twin_agree(capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole runs, not only events (tests/kernel/test_kernel.py): the same flow files and report."""
+    require_corpus()
+    compiled = outcome(capture, tmp_path / "compiled")
+    monkeypatch.setattr(pump, "Kernel", pure.Kernel)
+    assert outcome(capture, tmp_path / "twin") == compiled
 
 
 def test_fast_path_takes_plain_pcap_and_pcapng() -> None:
