@@ -137,7 +137,7 @@ class KernelPump:
         """A record the kernel does not parse, as the general reader would hand it over."""
         k = self.kernel
         linktype = self.header.interfaces[k.interface].linktype
-        record = Record(k.packets, linktype, k.ts, k.caplen, k.origlen, buf[k.data:k.end], base + k.pos)
+        record = Record(k.packets, linktype, k.ts, k.caplen, k.origlen, buf[k.data:k.end], base + k.pos, k.interface)
         for seg in self.decoder.decode(record):
             self._through_table(seg, None)
 
