@@ -239,14 +239,15 @@ def parse_side(data: bytes, end_reason: str) -> Side:
                 if side.hello is None:
                     side.stopped = f"record of type {kind} at offset {pos} before any hello"
                 return side
-            if len(data) - pos - RECORD_HEADER < length:
-                side.stopped = (f"handshake record at offset {pos} cut: {len(data) - pos - RECORD_HEADER} of {length}"
-                                f" bytes present ({end_reason})")
-                return side
             handshake.add(data[pos + RECORD_HEADER:pos + RECORD_HEADER + length], pos + RECORD_HEADER)
-            pos += RECORD_HEADER + length
             if not handshake.messages(side):
                 return side
+            if len(data) - pos - RECORD_HEADER < length:      # what it holds was parsed above
+                pending = handshake.pending()
+                side.stopped = (f"handshake record at offset {pos} cut: {len(data) - pos - RECORD_HEADER} of {length}"
+                                f" bytes present{'; ' + pending if pending else ''} ({end_reason})")
+                return side
+            pos += RECORD_HEADER + length
     except Cut as exc:
         side.stopped = str(exc)
         return side
