@@ -13,7 +13,7 @@ import pytest
 
 import tlskit
 from batchkit import CORPUS, run_cli
-from conftest import require_oracle
+from conftest import require_extra, require_oracle
 from forensics_tcpflow.batch.verify import verify_report
 from forensics_tcpflow.exitstatus import ExitStatus
 from forensics_tcpflow.report.validate import validate_report
@@ -142,3 +142,15 @@ def test_same_facts_with_worker_processes(tmp_path: Path, corpus: Path, monkeypa
     assert (tmp_path / "1" / "tls.csv").read_bytes() == (tmp_path / "2" / "tls.csv").read_bytes()
     assert len((tmp_path / "1" / "tls.jsonl").read_text().splitlines()) == 20
     assert verify_report(tmp_path / "2" / "report.xml").cert_files == 28
+
+
+def test_same_facts_on_a_cluster(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--cluster: the scanners' batches run on the Dask workers, with the same facts."""
+    require_extra("distributed", "cluster")
+    monkeypatch.setattr(tls_scanner, "BATCH", 3)
+    capture = CORPUS / "pcapplusplus__many-protocols.pcap"
+    assert run_cli("-q", "-j", "1", "-e", "tls", "-r", str(capture), "-o", str(tmp_path / "local")) == ExitStatus.OK
+    assert run_cli("-q", "--cluster", "local:2", "-e", "tls", "-r", str(capture),
+                   "-o", str(tmp_path / "cluster")) == ExitStatus.OK
+    assert (tmp_path / "local" / "tls.jsonl").read_bytes() == (tmp_path / "cluster" / "tls.jsonl").read_bytes()
+    assert verify_report(tmp_path / "cluster" / "report.xml").ok
