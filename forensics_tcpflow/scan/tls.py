@@ -22,7 +22,7 @@ from forensics_tcpflow.scan.x509 import CertFacts, cert_facts
 
 SCAN_LIMIT = 1 << 20          # a handshake with its certificate chain fits well within this
 CERT_TAG = "CERT"
-BATCH = 32                    # connections per unit of work
+BATCH = 256                   # connections per unit of work (a small run stays in this process)
 
 
 @dataclass(slots=True)

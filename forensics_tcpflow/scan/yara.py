@@ -16,14 +16,15 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.scan.registry import ScanContext, ScanResults, register
 
 INSTALL = "pip install 'forensics-tcpflow[yara]'"
 RULE_SUFFIXES = (".yar", ".yara")
-BATCH = 64                    # files per unit of work
+BATCH = 256                   # files per unit of work at most,
+BATCH_BYTES = 32 << 20        # and bytes: a small run stays in this process (a worker costs ~0.5 s to start)
 _LOCATION = re.compile(r"-->\s*(.+?):(\d+):(\d+)")
 
 
@@ -161,11 +162,11 @@ class YaraScanner:
 
     def __init__(self, ctx: ScanContext) -> None:
         self._ctx = ctx
-        self._flows: list[str] = []
+        self._flows: list[tuple[str, str, int]] = []
 
     def add(self, rec: FlowRecord) -> None:
         if rec.filename and rec.filesize:
-            self._flows.append(rec.filename)
+            self._flows.append((rec.filename, rec.filename, rec.filesize))
 
     def finish(self, results: ScanResults) -> None:
         options = self._ctx.options
@@ -177,16 +178,29 @@ class YaraScanner:
             self._ctx.log(f"forensics-tcpflow: warning: yara: yara-x is not installed, no YARA scan: {INSTALL}")
             results.summary.append(f"yara: skipped: yara-x is not installed ({INSTALL})")
             return
-        files = [(flow, flow) for flow in self._flows]
-        files += [(flow, body.filename) for flow, bodies in results.bodies.items() for body in bodies if body.filename]
+        files = self._flows + [(flow, body.filename, body.filesize) for flow, bodies in results.bodies.items()
+                               for body in bodies if body.filename]
         outdir = os.path.abspath(self._ctx.outdir)
-        batches = [(rules, options.yara_timeout, options.yara_max_matches, outdir, files[start:start + BATCH])
-                   for start in range(0, len(files), BATCH)]
+        batches = [(rules, options.yara_timeout, options.yara_max_matches, outdir, batch) for batch in _batches(files)]
         for found in self._ctx.map_work(scan_files, batches):
             for flow, hits in found:
                 if hits:
                     results.yara.setdefault(flow, []).extend(hits)
         results.summary.append(_summary(results))
+
+
+def _batches(files: list[tuple[str, str, int]]) -> Iterator[list[tuple[str, str]]]:
+    """(flow, file) lists of at most BATCH files and about BATCH_BYTES bytes."""
+    batch: list[tuple[str, str]] = []
+    size = 0
+    for flow, name, length in files:
+        if batch and (len(batch) >= BATCH or size + length > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((flow, name))
+        size += length
+    if batch:
+        yield batch
 
 
 def _summary(results: ScanResults) -> str:
