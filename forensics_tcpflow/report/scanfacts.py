@@ -33,7 +33,7 @@ def _hex(values: list[int]) -> list[str]:
 def side_facts(side: TlsSide) -> dict[str, Any]:
     """The facts of one direction, named as the reports name them (a server's fingerprints are JA3S/JA4S)."""
     server = side.role == "server"
-    facts: dict[str, Any] = {"role": side.role, "record_versions": _hex(side.record_versions),
+    facts: dict[str, Any] = {"role": side.role, "tls_offset": side.tls_offset, "record_versions": _hex(side.record_versions),
                              "version": _hex([side.version])[0] if side.version else ""}
     if server:
         facts["selected_version"] = _hex(side.supported_versions)[0] if side.supported_versions else ""

@@ -17,10 +17,11 @@ from typing import Any, ClassVar
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.scan.fingerprint import ja3_string, ja3s_string, ja4, ja4s, md5
 from forensics_tcpflow.scan.registry import ScanContext, ScanResults, register
-from forensics_tcpflow.scan.tlsparse import RECORD_HEADER, Side, looks_like_tls, parse_side
+from forensics_tcpflow.scan.tlsparse import RECORD_HEADER, Side, parse_side, tls_start
 from forensics_tcpflow.scan.x509 import CertFacts, cert_facts
 
 SCAN_LIMIT = 1 << 20          # a handshake with its certificate chain fits well within this
+PRELUDE = 8 << 10             # a STARTTLS-style upgrade's plain text and the hello after it fit in this
 CERT_TAG = "CERT"
 BATCH = 256                   # connections per unit of work (a small run stays in this process)
 
@@ -31,6 +32,7 @@ class TlsSide:
 
     flow: str                              # the flow file, relative to OUT
     role: str                              # "client" | "server" | "" (not a hello)
+    tls_offset: int = 0                    # where TLS starts in the flow file (after a STARTTLS-style prelude)
     record_versions: list[int] = field(default_factory=list)
     version: int = 0                       # the hello's legacy version field
     supported_versions: list[int] = field(default_factory=list)
@@ -90,8 +92,8 @@ def _write_cert(outdir: str, name: str, der: bytes) -> str:
     return ""
 
 
-def _facts(outdir: str, flow: str, side: Side) -> TlsSide:
-    facts = TlsSide(flow, side.role, side.record_versions, stopped=side.stopped)
+def _facts(outdir: str, flow: str, start: int, side: Side) -> TlsSide:
+    facts = TlsSide(flow, side.role, start, side.record_versions, stopped=side.stopped)
     hello = side.hello
     if hello is not None:
         facts.version, facts.supported_versions = hello.version, hello.supported_versions
@@ -108,20 +110,23 @@ def _facts(outdir: str, flow: str, side: Side) -> TlsSide:
     return facts
 
 
-def scan_connections(work: tuple[str, list[tuple[str, list[tuple[str, int, int | None]]]]]) -> list[TlsConnection]:
-    """On a worker: (OUT, [(community id, [(flow, size, first hole), ...]), ...]) -> their facts."""
+Direction = tuple[str, int, int | None, int]      # flow file, its size, its first hole, where TLS starts
+
+
+def scan_connections(work: tuple[str, list[tuple[str, list[Direction]]]]) -> list[TlsConnection]:
+    """On a worker: (OUT, [(community id, [direction, ...]), ...]) -> their facts."""
     outdir, connections = work
     found = []
     for community_id, flows in connections:
         connection = TlsConnection(community_id)
-        for flow, size, hole in flows:
+        for flow, size, hole, start in flows:
             try:
                 data, reason = _readable(outdir, flow, size, hole)
             except OSError as exc:
                 side = Side(stopped=f"cannot read the flow file: {exc.strerror or exc}")
             else:
-                side = parse_side(data, reason)
-            facts = _facts(outdir, flow, side)
+                side = parse_side(data, reason, start)
+            facts = _facts(outdir, flow, start, side)
             if side.role == "server" and connection.server is None:
                 connection.server = facts
             elif connection.client is None and side.role != "server":
@@ -132,12 +137,12 @@ def scan_connections(work: tuple[str, list[tuple[str, list[tuple[str, int, int |
     return found
 
 
-def _starts_tls(path: Path) -> bool:
+def _tls_start(path: Path, first_hole: int | None) -> int | None:
     try:
         with open(path, "rb") as fh:
-            return looks_like_tls(fh.read(RECORD_HEADER))
+            return tls_start(fh.read(PRELUDE if first_hole is None else min(PRELUDE, first_hole)))
     except OSError:
-        return False
+        return None
 
 
 @register
@@ -149,16 +154,19 @@ class TlsScanner:
 
     def __init__(self, ctx: ScanContext) -> None:
         self._ctx = ctx
-        self._connections: dict[tuple[Any, ...], tuple[str, list[tuple[str, int, int | None]]]] = {}
+        self._connections: dict[tuple[Any, ...], tuple[str, list[Direction]]] = {}
 
     def add(self, rec: FlowRecord) -> None:
-        if not rec.filename or rec.filesize < RECORD_HEADER or not _starts_tls(self._ctx.outdir / rec.filename):
+        if not rec.filename or rec.filesize < RECORD_HEADER:
+            return
+        first_hole = min((offset for offset, _ in rec.holes), default=None)
+        start = _tls_start(self._ctx.outdir / rec.filename, first_hole)
+        if start is None:
             return
         ends = tuple(sorted(((rec.src, rec.sport), (rec.dst, rec.dport))))
         key = (rec.capture, rec.connection_id, rec.connection_index, rec.vlans, ends)
-        first_hole = min((offset for offset, _ in rec.holes), default=None)
         _, flows = self._connections.setdefault(key, (rec.community_id, []))
-        flows.append((rec.filename, rec.filesize, first_hole))
+        flows.append((rec.filename, rec.filesize, first_hole, start))
 
     def finish(self, results: ScanResults) -> None:
         connections = list(self._connections.values())

@@ -10,6 +10,7 @@ the flow file's own offsets, and whatever was parsed before is kept.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 RECORD_HEADER = 5
@@ -29,6 +30,23 @@ def looks_like_tls(head: bytes) -> bool:
     """A handshake record header at the start of a stream: content type 22, major version 3, a sane length."""
     return (len(head) >= RECORD_HEADER and head[0] == HANDSHAKE and head[1] == 3 and head[2] <= 4
             and 0 < int.from_bytes(head[3:5], "big") <= MAX_RECORD)
+
+
+# A handshake record (length < 0x4900) holding a ClientHello or ServerHello (length < 64 KiB).
+_HELLO_RECORD = re.compile(rb"\x16\x03[\x00-\x04][\x00-\x48].[\x01\x02]\x00", re.DOTALL)
+
+
+def tls_start(head: bytes) -> int | None:
+    """Where TLS starts in a stream's first bytes: at 0, or after a plain-text prelude that upgrades
+    the connection (SMTP/IMAP/POP3 STARTTLS, FTP AUTH TLS, MySQL's SSL request, HTTP CONNECT). A later
+    start counts only where a whole hello parses there, so stray bytes that look like a header do not."""
+    if looks_like_tls(head):
+        return 0
+    for found in _HELLO_RECORD.finditer(head):
+        side = parse_side(head, "", found.start())
+        if side.hello is not None and side.role:
+            return found.start()
+    return None
 
 
 class Cut(Exception):
@@ -211,12 +229,12 @@ class _Handshake:
 _NAMES = {CLIENT_HELLO: "ClientHello", SERVER_HELLO: "ServerHello", CERTIFICATE: "Certificate"}
 
 
-def parse_side(data: bytes, end_reason: str) -> Side:
-    """Walk the records of `data` (a direction's first readable bytes); `end_reason` says why the bytes
-    end there (a hole, the end of the flow, the scan limit), should a structure be cut by it."""
+def parse_side(data: bytes, end_reason: str, start: int = 0) -> Side:
+    """Walk the records of `data` (a direction's first readable bytes) from `start`; `end_reason` says
+    why the bytes end there (a hole, the end of the flow, the scan limit), should a structure be cut by it."""
     side = Side()
     handshake = _Handshake()
-    pos = 0
+    pos = start
     try:
         while True:
             if len(data) - pos < RECORD_HEADER:

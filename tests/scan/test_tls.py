@@ -19,7 +19,7 @@ from forensics_tcpflow.exitstatus import ExitStatus
 from forensics_tcpflow.report.validate import validate_report
 from forensics_tcpflow.scan import tls as tls_scanner
 from forensics_tcpflow.scan.fingerprint import ja4, ja4s
-from forensics_tcpflow.scan.tlsparse import Hello, parse_side
+from forensics_tcpflow.scan.tlsparse import Hello, parse_side, tls_start
 
 
 def _codes(text: str) -> list[int]:
@@ -154,3 +154,31 @@ def test_same_facts_on_a_cluster(tmp_path: Path, corpus: Path, monkeypatch: pyte
                    "-o", str(tmp_path / "cluster")) == ExitStatus.OK
     assert (tmp_path / "local" / "tls.jsonl").read_bytes() == (tmp_path / "cluster" / "tls.jsonl").read_bytes()
     assert verify_report(tmp_path / "cluster" / "report.xml").ok
+
+
+def test_tls_after_a_starttls_prelude(tmp_path: Path) -> None:
+    """The handshake after an in-protocol upgrade (here SMTP's STARTTLS) is found, with the same facts
+    as at the start of a stream, and its offsets are the flow file's."""
+    client, server, der = tlskit.handshake(tmp_path, tls13=False)
+    asks, answers = b"EHLO client.test\r\nSTARTTLS\r\n", b"220 mx.test ESMTP\r\n250 mx.test\r\n220 2.0.0 Ready to start TLS\r\n"
+    rows = {}
+    for name, prelude in (("plain", (b"", b"")), ("starttls", (asks, answers))):
+        pcap, out = tmp_path / f"{name}.pcap", tmp_path / name
+        tlskit.write_pcap(pcap, prelude[0] + client, prelude[1] + server)
+        assert run_cli("-q", "-e", "tls", "-r", str(pcap), "-o", str(out)) == ExitStatus.OK
+        rows[name] = json.loads((out / "tls.jsonl").read_text())
+    plain, upgraded = rows["plain"], rows["starttls"]
+    assert (upgraded["client"]["tls_offset"], upgraded["server"]["tls_offset"]) == (len(asks), len(answers))
+    assert upgraded["client"]["ja4"] == plain["client"]["ja4"] and upgraded["server"]["ja3s"] == plain["server"]["ja3s"]
+    cert = upgraded["server"]["certificates"][0]
+    assert cert["file_offset"] == plain["server"]["certificates"][0]["file_offset"] + len(answers)
+    assert (tmp_path / "starttls" / cert["filename"]).read_bytes() == der
+
+
+@pytest.mark.parametrize("head, start", [
+    (b"\x16\x03\x01\x00\x10", 0),
+    (b"junk \x16\x03\x01\x00\x30\x01\x00\x00\x2c not a hello at all, only its first bytes" + bytes(40), None),
+    (b"GET / HTTP/1.1\r\n\r\n", None),
+])
+def test_where_tls_starts(head: bytes, start: int | None) -> None:
+    assert tls_start(head) == start
