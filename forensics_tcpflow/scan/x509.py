@@ -5,7 +5,9 @@ A certificate it cannot read keeps its bytes, digests and the parser's reason.""
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
@@ -45,14 +47,27 @@ def _san(cert: x509.Certificate) -> str:
 
 def cert_facts(index: int, filename: str, offset: int, der: bytes) -> CertFacts:
     facts = CertFacts(index, filename, offset, len(der), hashlib.sha256(der).hexdigest(), hashlib.md5(der).hexdigest())
+    with warnings.catch_warnings(record=True) as said:     # e.g. a negative serial: a fact, not a line on stderr
+        warnings.simplefilter("always")
+        _read(facts, der)
+    if said and not facts.note:
+        facts.note = "; ".join(dict.fromkeys(str(warning.message) for warning in said))
+    return facts
+
+
+def _utc(when: datetime) -> str:
+    """ISO 8601 with a 4-digit year also before 1000 (strftime's %Y would write "5" for year 5)."""
+    return f"{when.year:04d}-{when:%m-%dT%H:%M:%S}Z"
+
+
+def _read(facts: CertFacts, der: bytes) -> None:
     try:
         cert = x509.load_der_x509_certificate(der)
         facts.subject = cert.subject.rfc4514_string()
         facts.issuer = cert.issuer.rfc4514_string()
         facts.serial = f"{cert.serial_number:x}"
-        facts.not_before = cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-        facts.not_after = cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+        facts.not_before, facts.not_after = _utc(cert.not_valid_before_utc), _utc(cert.not_valid_after_utc)
         facts.san = _san(cert)
-    except (ValueError, TypeError) as exc:      # what cryptography raises on bad DER or bad fields
-        facts.note = f"not a readable X.509 certificate: {exc}"
-    return facts
+    except Exception as exc:     # noqa: BLE001 - hostile DER makes cryptography raise ValueError, TypeError,
+        # KeyError (an unknown string tag in a name), DuplicateExtension...: each is a fact about the certificate
+        facts.note = f"not a readable X.509 certificate: {type(exc).__name__}: {exc}"

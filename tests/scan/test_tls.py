@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tlskit
 from batchkit import CORPUS, run_cli
@@ -20,6 +22,18 @@ from forensics_tcpflow.report.validate import validate_report
 from forensics_tcpflow.scan import tls as tls_scanner
 from forensics_tcpflow.scan.fingerprint import ja4, ja4s
 from forensics_tcpflow.scan.tlsparse import Hello, parse_side, tls_start
+from forensics_tcpflow.scan.x509 import cert_facts
+
+
+def _generated() -> tuple[bytes, bytes]:
+    """A real TLS 1.2 server flight (hello, certificate, ...) and its certificate, made once for the property test."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        _, server, der = tlskit.handshake(Path(folder), tls13=False)
+    return server, der
+
+
+_HANDSHAKE, _CERT = _generated()
 
 
 def _codes(text: str) -> list[int]:
@@ -182,3 +196,16 @@ def test_tls_after_a_starttls_prelude(tmp_path: Path) -> None:
 ])
 def test_where_tls_starts(head: bytes, start: int | None) -> None:
     assert tls_start(head) == start
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600), st.integers(0, 600))
+def test_hostile_bytes_never_raise(data: bytes, cut: int) -> None:
+    """Any bytes, also a real handshake's cut anywhere or with a byte changed: facts or a reason, no exception."""
+    for head in (data, b"\x16\x03\x01" + data, _HANDSHAKE[:cut] + data[:1] + _HANDSHAKE[cut + 1:]):
+        side = parse_side(head, "the end of the flow")
+        assert side.hello is not None or side.stopped or not head
+        tls_start(head)
+    for der in (data, _CERT[:cut] + data[:2] + _CERT[cut + 2:]):
+        facts = cert_facts(1, "x.der", 0, der)
+        assert facts.subject or facts.note
