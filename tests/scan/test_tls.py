@@ -156,6 +156,9 @@ def test_same_facts_with_worker_processes(tmp_path: Path, corpus: Path, monkeypa
     assert (tmp_path / "1" / "tls.csv").read_bytes() == (tmp_path / "2" / "tls.csv").read_bytes()
     assert len((tmp_path / "1" / "tls.jsonl").read_text().splitlines()) == 20
     assert verify_report(tmp_path / "2" / "report.xml").cert_files == 28
+    cert = next((tmp_path / "2").glob("*-CERT-002.der"))
+    cert.write_bytes(cert.read_bytes()[:-1])
+    assert verify_report(tmp_path / "2" / "report.xml").changed == [cert.name]
 
 
 def test_same_facts_on_a_cluster(tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
