@@ -3,7 +3,7 @@ yara-x (VirusTotal's engine; the optional extra [yara]).
 
 Rules are compiled once per run (a file, or every .yar/.yara file below a folder, each
 in a namespace named by its path) and handed to the workers in yara-x's serialized form.
-Files are scanned by path: yara-x maps them into memory rather than reading them whole.
+Files are scanned by path: yara-x reads one under ~500 MB whole and memory-maps a larger one.
 A per-file time limit and a cap on matches per pattern keep hostile content from stalling
 a run; a timeout or scan error is recorded for its file, never dropped.
 """

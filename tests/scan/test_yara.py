@@ -1,17 +1,19 @@
 """-e yara: matches at known offsets of corpus flows and of a gzip body (found in the decoded body),
-equal to yara-x's own scan of the same bytes (no yara-x command line is published on PyPI, npm or
-Debian: the library scanning the bytes in memory is the reference); a rule that matches nothing, a
-rules file with a syntax error, a pathological rule stopped by the timeout, a run without yara-x."""
+equal to yara-x's own scan of the same bytes and to the `yara` command line (no yara-x command line is
+published on PyPI, npm or Debian; Debian's `yara` 4.2 is the classic engine, which reads these rules
+alike); a rule that matches nothing, a rules file with a syntax error, a pathological rule stopped by
+the timeout, a run without yara-x."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from batchkit import CORPUS, run_cli
-from conftest import require_extra
+from conftest import require_extra, require_oracle
 from forensics_tcpflow.batch.verify import verify_report
 from forensics_tcpflow.environment import Environment
 from forensics_tcpflow.exitstatus import ExitStatus
@@ -89,6 +91,25 @@ def test_matches_equal_yara_x_scanning_the_same_bytes(tmp_path: Path, corpus: Pa
         if path.name.startswith(("0", "1")):           # the flow and body files
             for rule in reference.scan(path.read_bytes()).matching_rules:
                 theirs |= {(path.name, rule.identifier, p.identifier, m.offset, m.length) for p in rule.patterns for m in p.matches}
+    assert ours == theirs and ours
+
+
+def test_matches_equal_the_yara_command_line(tmp_path: Path, corpus: Path) -> None:
+    """`yara -s -r RULES OUT` prints "rule file" then "0xOFFSET:$id: text" for each string match."""
+    require_extra("yara_x", "yara")
+    require_oracle("yara")
+    _, out, _ = _run(tmp_path, RULES)
+    ours = {(hit["file"], hit["rule"], s["identifier"], s["offset"]) for hit in _hits(out) for s in hit["strings"]}
+    printed = subprocess.run(["yara", "-s", "-r", str(tmp_path / "rules.yar"), str(out)], capture_output=True,
+                             text=True, errors="replace", timeout=120, check=True).stdout
+    theirs, current = set(), ("", "")
+    for line in printed.splitlines():
+        if line.startswith("0x"):
+            offset, ident, _ = line.split(":", 2)
+            theirs.add((*current, ident, int(offset, 16)))
+        else:
+            rule, path = line.split(" ", 1)
+            current = (Path(path).name, rule)
     assert ours == theirs and ours
 
 
