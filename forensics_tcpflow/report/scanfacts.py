@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,7 +21,6 @@ from forensics_tcpflow.scan.x509 import CertFacts
 from forensics_tcpflow.scan.yara import YaraHit
 
 SCAN_INDEXES = ("tls.jsonl", "tls.csv", "yara.jsonl")
-CERT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CertFacts))
 _CERT_DFXML = {"length": "len"}
 Element = tuple[str, dict[str, str], list[tuple[str, dict[str, str]]]]    # tag, attributes, children
 

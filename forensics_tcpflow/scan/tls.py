@@ -61,12 +61,6 @@ class TlsConnection:
     def first_flow(self) -> str:
         return min(side.flow for side in (self.client, self.server) if side is not None)
 
-    def negotiated_version(self) -> int | None:
-        server = self.server
-        if server is None or server.role != "server":
-            return None
-        return server.supported_versions[0] if server.supported_versions else server.version
-
 
 def _readable(outdir: str, flow: str, filesize: int, first_hole: int | None) -> tuple[bytes, str]:
     """The direction's bytes up to its first hole (zero-filled, not data) or the scan limit, and why they end."""
@@ -127,12 +121,10 @@ def scan_connections(work: tuple[str, list[tuple[str, list[Direction]]]]) -> lis
             else:
                 side = parse_side(data, reason, start)
             facts = _facts(outdir, flow, start, side)
-            if side.role == "server" and connection.server is None:
-                connection.server = facts
-            elif connection.client is None and side.role != "server":
-                connection.client = facts
-            else:
-                connection.server = connection.server or facts
+            slot = "server" if side.role == "server" else "client"
+            if getattr(connection, slot) is not None:      # two of a kind (or no hello): both are kept
+                slot = "client" if slot == "server" else "server"
+            setattr(connection, slot, facts)
         found.append(connection)
     return found
 

@@ -162,3 +162,8 @@ def test_same_matches_with_worker_processes(tmp_path: Path, corpus: Path, monkey
         assert run_cli("-q", "-j", jobs, "-e", "http", "-e", "yara", "--yara-rules", str(rules), "-r", str(PIPELINED),
                        "-o", str(tmp_path / jobs)) == ExitStatus.OK
     assert (tmp_path / "1" / "yara.jsonl").read_bytes() == (tmp_path / "2" / "yara.jsonl").read_bytes()
+
+
+def test_yara_without_rules_is_a_usage_error(tmp_path: Path, corpus: Path) -> None:
+    assert run_cli("-e", "yara", "-r", str(PIPELINED), "-o", str(tmp_path / "out")) == ExitStatus.USAGE
+    assert not (tmp_path / "out").exists()
