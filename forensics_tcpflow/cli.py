@@ -11,7 +11,8 @@ import typer
 
 from . import __version__
 from .environment import Environment
-from .exitstatus import REPORT_BUGS, ExitStatus
+from .errors import StdoutClosed
+from .exitstatus import REPORT_BUGS, ExitStatus, status_of
 from .options import DEFAULT_TEMPLATE, NS, Options
 from .progress import ProgressBars
 
@@ -135,29 +136,24 @@ def flows(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="-e/-E/-x") from None
     idle = idle_timeout if idle_timeout is not None else LIVE_IDLE_SECONDS if interface else 0.0
-    console = console or console_bare
-    outdir = outdir_given or "."
-    if console and report_path is None and outdir_given:
-        report_path = os.path.join(outdir, "report.xml")
     options = Options(
-        inputs=captures, outdir=outdir, finish_inputs=tuple(finish), overlap=overlap, max_seek=max_seek, max_fds=max_fds,
+        inputs=captures, outdir=outdir_given, finish_inputs=tuple(finish), overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
         idle_timeout_ns=int(idle * NS), frag_timeout_ns=int(frag_timeout * NS),
-        hashes=_split(hashes) if "md5" in scanners else (),
-        reports=_split(reports) if report_path or not console else (), report_path=report_path, jobs=jobs,
-        merge=merge, resume=resume, fresh=fresh, quiet=quiet or console, rehash_inputs=rehash_inputs,
+        hashes=_split(hashes), reports=_split(reports), report_path=report_path, jobs=jobs,
+        merge=merge, resume=resume, fresh=fresh, quiet=quiet, rehash_inputs=rehash_inputs,
         cluster=cluster,
         scanners=scanners, decompress=not no_decompress,
         interface=interface, snaplen=snaplen, promiscuous=not no_promisc, duration_ns=int(duration * NS),
         max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB), user=user,
-        chroot=chroot, console=console, console_header=not console_bare and not json_output,
+        chroot=chroot, console=console or console_bare, console_header=not console_bare and not json_output,
         console_format=_console_format(hex_output, json_output, binary), console_color=color,
-        console_newline=not no_newline, findx=findx and not packet_files, unprocessed=unprocessed, packet_files=packet_files,
+        console_newline=not no_newline, findx=findx, unprocessed=unprocessed, packet_files=packet_files,
         verbosity=10 if verbose else debug,
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version
-    with ProgressBars(env, enabled=not options.quiet):
+    with ProgressBars(env, enabled=not (options.quiet or options.console)):
         status = run(options, env)
     raise typer.Exit(int(status))
 
@@ -183,6 +179,8 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     except typer.TyperException as exc:       # typer's (vendored) click usage errors
         exc.show(file=sys.stderr)
         return int(ExitStatus.USAGE)
+    except StdoutClosed as exc:
+        return int(status_of(exc))
     except (typer.Abort, KeyboardInterrupt):
         return int(ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug of ours: one clear line, never a traceback

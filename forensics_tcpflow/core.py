@@ -18,105 +18,24 @@ from .fastpath.shard import Shard
 from .batch.journal import Journal, JournalError, state_dir
 from .batch.merge import order_by_first_packet
 from .batch.walk import walk_inputs
-from .capture.bpf import PacketFilter
-from .capture.stdin import STDIN_PATH
 from .capture.writer import PcapWriter
 from .environment import Environment, Progress
 from .exitstatus import REPORT_BUGS, ExitStatus
-from .flow.naming import TemplateError, build_template
+from .flow.naming import build_template
 from .flow.record import FlowRecord
 from .options import NS, Options
+from .plan import RunPlan, make_plan
+from .errors import StdoutClosed, UsageError
 from .provenance import InputSummary
 from .report.follow import Follower
 from .report.registry import is_large, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
-from .privileges import account
 from .runinfo import make_run_info
 from .scan.registry import ScanContext, ScanResults, post_scanners, run_scanners
 from .sink.console import ConsolePrinter
 from .sink.packets import DirectionPcaps
 from .sink.tap import TapSink
-
-class UsageError(Exception):
-    """Options that cannot work together; nothing was written."""
-
-
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.relative_to(parent)
-        return True
-    except ValueError:
-        return False
-
-
-def _real(path: str | Path) -> Path:
-    """The path with symlinks followed; a symlink loop stays as it is (reading it is then an input error)."""
-    return Path(os.path.realpath(path))
-
-
-def _check_layout(options: Options, report_path: Path) -> None:
-    """Evidence is read-only: nothing is written into an input folder, nor into the folder that
-    holds an input file itself (a folder below it is another place). A missing input is left
-    to the reading stage, which names it ("No such file or directory")."""
-    targets = [(what, _real(path), _real(path).parent) for what, path in (
-        ("report", report_path if options.reports else None),
-        ("-w file", Path(options.unprocessed) if options.unprocessed else None)) if path is not None]
-    if not options.console:     # console mode keeps no files in OUT
-        out = _real(options.outdir)
-        targets.append(("output directory", out, out))
-    for given in options.inputs + options.finish_inputs:
-        if given == STDIN_PATH or not os.path.exists(given):
-            continue
-        src = _real(given)
-        for what, target, folder in targets:
-            if src.is_dir() and _inside(target, src):
-                raise UsageError(f"{what} {target} lies inside the evidence folder {given}")
-            if not src.is_dir() and folder == src.parent:
-                raise UsageError(f"{what} {target} lies beside the evidence file {given}")
-    if options.resume and options.fresh:
-        raise UsageError("--resume continues an unfinished run, --fresh discards it: choose one")
-    if options.resume:
-        return
-    if report_path.exists() and (options.reports or not options.console):
-        raise UsageError(f"{report_path} already exists: choose a new output directory (or --resume)")
-    if not options.console and not options.fresh and state_dir(options.outdir).exists():
-        raise UsageError(f"{options.outdir} holds an unfinished run: continue it with --resume, start it afresh"
-                         " with --fresh, or choose a new output directory")
-
-
-def _check_live(options: Options, report_path: Path) -> None:
-    """A live capture is one input of its own, cannot be resumed and never overwrites a saved capture."""
-    if options.inputs:
-        raise UsageError("capture either from an interface (-i) or from files, not both")
-    if options.resume:
-        raise UsageError("a live capture (-i) cannot be resumed")
-    if options.save_capture and os.path.lexists(options.save_capture):
-        raise UsageError(f"{options.save_capture} already exists: --save-capture never overwrites")
-    if options.user:
-        try:
-            account(options.user)
-        except KeyError as exc:
-            raise UsageError(str(exc.args[0])) from None
-    if options.chroot:
-        _check_jail(options, report_path)
-
-
-def _check_jail(options: Options, report_path: Path) -> None:
-    """-z: everything the run writes after the switch lies inside the jail, and nothing it would
-    start there (report helper processes, scanner libraries) lives outside it."""
-    jail = _real(options.chroot)
-    if not options.user:
-        raise UsageError("-z needs -U, as tcpflow's: root could leave the jail")
-    if not jail.is_dir() or jail == Path(jail.anchor):
-        raise UsageError(f"-z {options.chroot}: not a folder to shut the run into")
-    for what, path in (("output directory", options.outdir), ("report", report_path),
-                       ("--save-capture", options.save_capture)):
-        if path is not None and not _inside(_real(path), jail):
-            raise UsageError(f"{what} {path} lies outside the -z folder {options.chroot}")
-    if set(options.scanners) - {"md5"}:
-        raise UsageError("-z: scanners load libraries from outside the jail; run them on the flows afterwards")
-
 
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[threading.Event]:
@@ -180,33 +99,23 @@ class Tally:
 
 
 def run(options: Options, env: Environment) -> ExitStatus:
+    """Plan the run from the options as given, then run it: jobs over captures, or per-packet taps here."""
     start_ns = env.clock_ns()
-    if options.chroot:      # -z: paths taken before the switch must name the same files inside the jail
-        options = replace(options, outdir=os.path.abspath(options.outdir),
-                          report_path=options.report_path and os.path.abspath(options.report_path),
-                          save_capture=options.save_capture and os.path.abspath(options.save_capture))
-    report_path = Path(options.report_path or Path(options.outdir) / "report.xml")
     try:
-        _check_layout(options, report_path)
-        build_template(options.template, options.fflags)
-        if options.bpf:
-            PacketFilter(options.bpf)
-        if options.interface:
-            _check_live(options, report_path)
-        elif options.user or options.save_capture or options.chroot:
-            raise UsageError("-U, -z and --save-capture go with a live capture (-i)")
-    except (UsageError, TemplateError, ValueError) as exc:
+        plan = make_plan(options)
+    except UsageError as exc:
         env.error(str(exc))
         return ExitStatus.USAGE
-    if options.console or options.unprocessed or options.packet_files:
-        return _with_taps(options, env, report_path, start_ns)
-    return _guarded(options, env, report_path, start_ns)
+    if plan.runner == "taps":
+        return _with_taps(plan, env, start_ns)
+    return _guarded(plan, env, start_ns)
 
 
-def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: int) -> ExitStatus:
+def _with_taps(plan: RunPlan, env: Environment, start_ns: int) -> ExitStatus:
     """Per-packet outputs (console, -K, -w) follow the packets of all captures in the order given, as
     tcpflow's do: one job at a time in this process. Console mode and -K keep no flow files; console
-    mode's workspace is a scratch folder, and its report (only with -X or -o) goes to `report_path`."""
+    mode's workspace is a scratch folder, and its report (only with -X or -o) goes to the plan's report path."""
+    options = plan.options
     template = build_template(options.template, options.fflags)
     printer = writer = None
     if options.console:
@@ -224,24 +133,31 @@ def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: 
     taps = replace(env, make_sink=lambda root, *args: TapSink(
         env.make_sink(root, *args), printer, writer,
         DirectionPcaps(str(root), template) if options.packet_files else None))
-    options = replace(options, jobs=1, fflags=options.fflags + ("X" if options.console or options.packet_files else ""))
     try:
-        if not options.console:
-            return _guarded(options, taps, report_path, start_ns)
+        if not plan.scratch:
+            return _guarded(plan, taps, start_ns)
         with tempfile.TemporaryDirectory(prefix="forensics-tcpflow-") as scratch:
-            return _guarded(replace(options, outdir=scratch), taps, report_path, start_ns)
+            return _guarded(plan.in_scratch(scratch), taps, start_ns)
     finally:
         if writer is not None:
             writer.close()
         if options.console:
-            env.stdout.buffer.flush()
+            _flush(env)
 
 
-def _guarded(options: Options, env: Environment, report_path: Path, start_ns: int) -> ExitStatus:
+def _flush(env: Environment) -> None:
+    try:
+        env.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise StdoutClosed from None
+
+
+def _guarded(plan: RunPlan, env: Environment, start_ns: int) -> ExitStatus:
+    options = plan.options
     with _stop_on_signals() as stop:
         try:
             with open_runner(options) as runner:
-                return _run(options, env, report_path, start_ns, stop, runner)
+                return _run(plan, env, start_ns, stop, runner)
         except (JournalError, RunnerError) as exc:
             env.error(str(exc))
             return ExitStatus.USAGE
@@ -279,8 +195,8 @@ def _kept(outdir: str) -> str:
             f" output directory")
 
 
-def _run(options: Options, env: Environment, report_path: Path, start_ns: int, stop: threading.Event,
-         runner: Runner) -> ExitStatus:
+def _run(plan: RunPlan, env: Environment, start_ns: int, stop: threading.Event, runner: Runner) -> ExitStatus:
+    options, report_path = plan.options, plan.report_path
     outdir = Path(options.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -328,7 +244,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     large = is_large(sum(len(spool) for _, spool in done.values()), options)
     settle = _Settle(journal, last, places, in_child=large)
     try:
-        return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,
+        return _finish(plan, env, start_ns, jobs, done, interrupted, tally, journal,
                        _ReportGate(report_path, large, settle), runner.facts)
     finally:
         settle.close()
@@ -398,9 +314,10 @@ def _size(path: str) -> int:
         return 0
 
 
-def _finish(options: Options, env: Environment, report_path: Path, start_ns: int, jobs: list[Job],
+def _finish(plan: RunPlan, env: Environment, start_ns: int, jobs: list[Job],
             done: dict[int, tuple[list[InputSummary], FlowSpool]], interrupted: bool, tally: Tally,
             journal: Journal, gate: "_ReportGate", cluster: dict[str, str]) -> ExitStatus:
+    options, report_path = plan.options, plan.report_path
     summaries = merge_shards([summary for index in sorted(done) for summary in done[index][0]])
     _warn_unknown_links(env, summaries, tally)
     processed = {summary.path for summary in summaries}
@@ -412,7 +329,7 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
         env.log(f"forensics-tcpflow: {REPORT_BUGS}")
     status = (ExitStatus.INTERRUPTED if interrupted else ExitStatus.INTERNAL_ERROR if internal
               else ExitStatus.INPUT_ERRORS if errors else ExitStatus.OK)
-    run_info = make_run_info(env.command_line, options, start_ns)
+    run_info = make_run_info(env.command_line, plan.given, plan.derived(), start_ns)
     run_info.skipped = tally.skipped + not_done
     run_info.interrupted = interrupted
     run_info.cluster = cluster

@@ -24,6 +24,8 @@ from .capture.stdin import STDIN_LABEL, STDIN_PATH, StdinSource
 from .decode.decoder import Decoder
 from .decode.segment import Segment
 from .environment import Progress
+from .errors import ForensicsError
+from .exitstatus import ExitStatus, status_of
 from .flow.naming import build_template
 from .flow.record import FlowRecord
 from .flow.table import FlowTable
@@ -176,8 +178,9 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
         except Interrupted as exc:
             summary.error = f"{label} ({exc}): interrupted before the end of the capture"
             interrupted = True
-        except (ValueError, SinkError) as exc:
+        except ForensicsError as exc:   # the evidence, the filter or the disk: named, the batch goes on
             summary.error = f"{label}: {exc}"
+            summary.internal_error = status_of(exc) == ExitStatus.INTERNAL_ERROR
         except Exception as exc:    # a bug of ours: this capture fails, the others go on, the run exits 3
             summary.error = f"{label}: internal error: {type(exc).__name__}: {exc}"
             summary.internal_error = True

@@ -92,6 +92,7 @@ class RunInfo:
     end_ns: int = 0
     exit_status: int = 0
     interrupted: bool = False
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, object] = field(default_factory=dict)   # exactly as given (lists as tuples)
+    derived: dict[str, object] = field(default_factory=dict)   # what the run derived from them (plan.RunPlan)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
     cluster: dict[str, str] = field(default_factory=dict)   # --cluster: scheduler address, Dask versions

@@ -19,6 +19,7 @@ from ..options import Options
 from ..provenance import InputSummary
 from ..fastpath.shard import Shard
 from ..report.atomic import AtomicFile
+from ..errors import UsageError
 from ..report.spool import FlowSpool
 from .jobs import Job, JobResult, Workspace
 
@@ -28,7 +29,7 @@ FORMAT = 1
 RUN_SPECIFIC = ("jobs", "resume", "fresh", "quiet", "cluster")   # options that may differ between a run and its resumption
 
 
-class JournalError(Exception):
+class JournalError(UsageError):
     """A journal that does not belong to this run (other inputs or options)."""
 
 

@@ -15,6 +15,8 @@ from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from ..errors import OutputError
+
 BUFFER_LIMIT = 64 * 1024
 BUFFER_BUDGET = 32 * 1024 * 1024   # all flows' write buffers together
 HASH_BACKLOG = 8 * 1024 * 1024    # bytes queued for the hashing thread at most
@@ -28,7 +30,7 @@ def _update(hashers: list, data: bytes) -> None:
         h.update(data)
 
 
-class SinkError(OSError):
+class SinkError(OutputError, OSError):
     """A flow file could not be written (disk full, permissions)."""
 
 
