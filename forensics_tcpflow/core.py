@@ -8,7 +8,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -18,8 +18,9 @@ from .fastpath.shard import Shard
 from .batch.journal import Journal, JournalError, state_dir
 from .batch.merge import order_by_first_packet
 from .batch.walk import walk_inputs
+from .capture.stdin import STDIN_PATH
 from .capture.writer import PcapWriter
-from .environment import Environment, Progress
+from .environment import WARNING, Environment, Progress
 from .exitstatus import REPORT_BUGS, ExitStatus
 from .flow.naming import build_template
 from .flow.record import FlowRecord
@@ -82,14 +83,46 @@ def plan_jobs(options: Options, captures: list[tuple[str, str]], slots: int = 0)
     return jobs
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of the planned captures: the same numbers in the summary, the report and --resume.
+    A capture is reached when every job that reads it ran to its end (not cut short by a signal)."""
+
+    planned: int
+    processed: int        # read to the end without an error
+    failed: int           # reached, with an error (unreadable, damaged, missing)
+    not_reached: int      # not read, or cut short by an interruption: --resume reads them
+    skipped: int = 0      # other files among the inputs, not captures
+
+    @classmethod
+    def of(cls, jobs: list[Job], done: dict[int, tuple[list[InputSummary], FlowSpool]], cut: set[int],
+           skipped: int = 0) -> Outcome:
+        labels = list(dict.fromkeys(label for job in jobs for _, label in job.captures))
+        unfinished = {label for job in jobs if job.index not in done or job.index in cut for _, label in job.captures}
+        errors = {s.path for index in done if index not in cut for s in done[index][0] if s.error}
+        reached = [label for label in labels if label not in unfinished]
+        failed = sum(label in errors for label in reached)
+        return cls(len(labels), len(reached) - failed, failed, len(labels) - len(reached), skipped)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
 @dataclass(slots=True)
 class Tally:
-    """What the closing summary lines say."""
+    """What the closing summary lines say (the capture counts: Outcome)."""
 
     flows: int = 0
     flow_bytes: int = 0
     warnings: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def watch(self, log: Callable[[str], None]) -> Callable[[str], None]:
+        """`log`, counting every warning line on its way, whoever says it (scanners too)."""
+        def counted(line: str) -> None:
+            self.warnings += line.startswith(WARNING)
+            log(line)
+        return counted
 
     def count(self, flows: Iterable[FlowRecord]) -> Iterator[FlowRecord]:
         for rec in flows:
@@ -197,14 +230,18 @@ def _kept(outdir: str) -> str:
 
 def _run(plan: RunPlan, env: Environment, start_ns: int, stop: threading.Event, runner: Runner) -> ExitStatus:
     options, report_path = plan.options, plan.report_path
-    outdir = Path(options.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
     tally = Tally()
+    env = replace(env, log=tally.watch(env.log))
     captures, tally.skipped = walk_inputs(options.inputs + options.finish_inputs)
     for path, reason in tally.skipped:
         env.warn(f"{path}: skipped: {reason}")
-        tally.warnings += 1
+    if not captures and not options.interface:
+        env.error(f"nothing to read: no capture in {', '.join(options.inputs + options.finish_inputs)}"
+                  f" ({len(tally.skipped)} other files skipped); nothing was written")
+        return ExitStatus.INPUT_ERRORS
+    outdir = Path(options.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
     runner.check([path for path, _ in captures], outdir)
     journal = Journal(state_dir(outdir))
     if options.fresh:
@@ -214,13 +251,16 @@ def _run(plan: RunPlan, env: Environment, start_ns: int, stop: threading.Event, 
         jobs = journal.planned(jobs)
     done: dict[int, tuple[list[InputSummary], FlowSpool]] = {
         index: (finished.summaries, finished.spool) for index, finished in journal.open(options, jobs).items()}
-    if done:
-        env.log(f"forensics-tcpflow: resuming: {len(done)} of {len(jobs)} jobs already done")
+    if options.resume:
+        reached = Outcome.of(jobs, done, cut=set())
+        env.log(f"forensics-tcpflow: resuming: {reached.processed + reached.failed} of {reached.planned}"
+                " captures already done")
     for summaries, _ in done.values():
         _report_errors(env, summaries)
     todo = [job for job in jobs if job.index not in done]
     env.progress(Progress("start-run", "", sum(_size(path) for job in todo for path, _ in job.captures)))
     interrupted = False
+    cut: set[int] = set()              # jobs a signal cut short: --resume does them again
     last: JobResult | None = None      # its files move while the reports are written
     results = _until_lost(runner.run(todo, options, journal.workspace, env.make_sink, env.progress, stop), env, stop)
     def places(result: JobResult) -> tuple[Path, Path]:
@@ -234,17 +274,22 @@ def _run(plan: RunPlan, env: Environment, start_ns: int, stop: threading.Event, 
                 _record(journal, last)
             last = result
             interrupted = interrupted or result.interrupted
+            if result.interrupted:
+                cut.add(result.index)
             done[result.index] = (result.summaries, result.spool)
             _report_errors(env, result.summaries)
             env.progress(Progress("flows", "", sum(len(spool) for _, spool in done.values())))
     interrupted = interrupted or (stop.is_set() and not options.interface)   # a signal ends a live capture
     if interrupted:
-        env.warn("interrupted: every open flow was closed; continue the run with --resume")
-        tally.warnings += 1
+        streams = [path for path in options.inputs if path == STDIN_PATH]
+        env.warn("interrupted: every open flow was closed; " + (
+            "standard input cannot be read again, so this run cannot be resumed" if streams
+            else "continue the run with --resume"))
     large = is_large(sum(len(spool) for _, spool in done.values()), options)
     settle = _Settle(journal, last, places, in_child=large)
     try:
-        return _finish(plan, env, start_ns, jobs, done, interrupted, tally, journal,
+        return _finish(plan, env, start_ns, jobs, done, Outcome.of(jobs, done, cut, len(tally.skipped)),
+                       interrupted, tally, journal,
                        _ReportGate(report_path, large, settle), runner.facts)
     finally:
         settle.close()
@@ -297,14 +342,13 @@ def _report_errors(env: Environment, summaries: list[InputSummary]) -> None:
             env.error(summary.error)
 
 
-def _warn_unknown_links(env: Environment, summaries: list[InputSummary], tally: Tally) -> None:
+def _warn_unknown_links(env: Environment, summaries: list[InputSummary]) -> None:
     """The report counts packets of a link type we cannot read; say it on stderr too, so none are lost unseen."""
     for summary in summaries:
         for name, count in summary.counters.items():
             if name.startswith("linktype:"):
                 env.warn(f"{summary.path}: {count} packets of unsupported link type {name.split(':', 1)[1]}"
                          " were not decoded")
-                tally.warnings += 1
 
 
 def _size(path: str) -> int:
@@ -315,11 +359,11 @@ def _size(path: str) -> int:
 
 
 def _finish(plan: RunPlan, env: Environment, start_ns: int, jobs: list[Job],
-            done: dict[int, tuple[list[InputSummary], FlowSpool]], interrupted: bool, tally: Tally,
+            done: dict[int, tuple[list[InputSummary], FlowSpool]], outcome: Outcome, interrupted: bool, tally: Tally,
             journal: Journal, gate: "_ReportGate", cluster: dict[str, str]) -> ExitStatus:
     options, report_path = plan.options, plan.report_path
     summaries = merge_shards([summary for index in sorted(done) for summary in done[index][0]])
-    _warn_unknown_links(env, summaries, tally)
+    _warn_unknown_links(env, summaries)
     processed = {summary.path for summary in summaries}
     not_done = [(path, "not processed: the run was interrupted")
                 for job in jobs for path, _ in job.captures if path not in processed]
@@ -334,6 +378,7 @@ def _finish(plan: RunPlan, env: Environment, start_ns: int, jobs: list[Job],
     run_info.interrupted = interrupted
     run_info.cluster = cluster
     run_info.exit_status = int(status)
+    run_info.outcome = outcome.as_dict()
     labels = list(dict.fromkeys(label for job in jobs for _, label in job.captures))
     spools = [spool for _, spool in (done[index] for index in sorted(done))]
     spool = FlowSpool.merge(spools, captures=labels) if spools else FlowSpool(journal.workspace.spools, labels)
@@ -351,7 +396,7 @@ def _finish(plan: RunPlan, env: Environment, start_ns: int, jobs: list[Job],
     if not interrupted:
         journal.remove()
     if not options.quiet and options.verbosity > 0:
-        _summary(env, summaries, len(labels), errors, tally, env.clock_ns() - start_ns)
+        _summary(env, summaries, outcome, errors, tally, env.clock_ns() - start_ns)
     return status
 
 
@@ -385,11 +430,11 @@ class _ReportGate:
             self._follower.abandon()
 
 
-def _summary(env: Environment, summaries: list[InputSummary], planned: int, errors: list[str], tally: Tally,
+def _summary(env: Environment, summaries: list[InputSummary], outcome: Outcome, errors: list[str], tally: Tally,
              elapsed_ns: int) -> None:
     log = env.log
-    log(f"forensics-tcpflow: captures: {len(summaries)} of {planned} processed,"
-        f" {len(tally.skipped)} other files skipped")
+    log(f"forensics-tcpflow: captures: {outcome.processed} processed, {outcome.failed} failed,"
+        f" {outcome.not_reached} not reached (of {outcome.planned}); {outcome.skipped} other files skipped")
     log(f"forensics-tcpflow: packets: {sum(s.packets for s in summaries)}"
         f" ({sum(s.size for s in summaries)} input bytes)")
     for live in (s.live for s in summaries if s.live):

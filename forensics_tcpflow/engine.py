@@ -161,7 +161,7 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
     summary = InputSummary(path=label, abspath=STDIN_LABEL if stream else os.path.abspath(path), stream=stream)
     interrupted = False
     try:     # the first shard vouches for the file: the others read it without hashing
-        source: EvidenceFile | StdinSource = (StdinSource() if stream
+        source: EvidenceFile | StdinSource = (StdinSource(stop=stop) if stream
                                               else EvidenceFile(path, HASHES if not shard.index else ()))
     except OSError as exc:
         summary.error = f"{label}: cannot read: {exc.strerror or exc}"

@@ -27,6 +27,9 @@ def file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> 
     return FileSink(root, hashes, max_fds=max_fds, keep=keep)
 
 
+WARNING = "forensics-tcpflow: warning: "     # every warning line begins so: the summary counts them by it
+
+
 def _stderr_line(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -46,4 +49,4 @@ class Environment:
         self.log(f"forensics-tcpflow: error: {message}")
 
     def warn(self, message: str) -> None:
-        self.log(f"forensics-tcpflow: warning: {message}")
+        self.log(f"{WARNING}{message}")

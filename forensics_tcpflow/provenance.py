@@ -95,4 +95,5 @@ class RunInfo:
     options: dict[str, object] = field(default_factory=dict)   # exactly as given (lists as tuples)
     derived: dict[str, object] = field(default_factory=dict)   # what the run derived from them (plan.RunPlan)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
-    cluster: dict[str, str] = field(default_factory=dict)   # --cluster: scheduler address, Dask versions
+    cluster: dict[str, str] = field(default_factory=dict)
+    outcome: dict[str, int] = field(default_factory=dict)   # core.Outcome: planned, processed, failed, not reached   # --cluster: scheduler address, Dask versions

@@ -56,6 +56,24 @@ def summary_from_dict(data: dict[str, Any]) -> InputSummary:
                            for f in fields(InputSummary) if f.name in data})
 
 
+def _differences(header: Any, plan: dict[str, Any]) -> str:
+    """What differs between the journal's fingerprint and this run's, in the examiner's words."""
+    if not isinstance(header, dict) or header.get("format") != plan["format"]:
+        return "journal format (it cannot be read)"
+    said = []
+    recorded = [capture for job in header.get("jobs", []) for capture in job[1]]
+    now = [capture for job in plan["jobs"] for capture in job[1]]
+    if sorted(map(str, recorded)) != sorted(map(str, now)):
+        said.append(f"inputs (it read {len(recorded)}: {', '.join(c[0] for c in recorded[:3])}"
+                    f"{'...' if len(recorded) > 3 else ''})")
+    options, given = header.get("options", {}), plan["options"]
+    names = sorted(name for name in options.keys() | given.keys() if options.get(name) != given.get(name))
+    if names:
+        said.append("options: " + ", ".join(f"{name} (was {options.get(name)!r}, now {given.get(name)!r})"
+                                           for name in names))
+    return "; ".join(said) or "job split"
+
+
 @dataclass(slots=True)
 class Finished:
     """A job the journal says is complete: its summaries and its spool."""
@@ -119,7 +137,7 @@ class Journal:
         except (IndexError, ValueError):
             header = None
         if header != plan:
-            raise JournalError(f"{self.path} was written by a run with other inputs or options:"
+            raise JournalError(f"--resume: {self.path} was written by a run with other {_differences(header, plan)}:"
                                " resume it with the same command line, or use a new output directory")
         finished: dict[int, Finished] = {}
         for line in lines[1:]:

@@ -232,6 +232,8 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
             for path, reason in ctx.run.skipped:
                 out.leaf(F("skipped"), None, {"path": path, "reason": reason})
             out.leaf(F("input_totals"), None, _input_totals(ctx.inputs))
+            if ctx.run.outcome:
+                out.leaf(F("outcome"), None, {name: str(count) for name, count in ctx.run.outcome.items()})
 
 
 def _write_creator(out: _XmlOut, run: RunInfo) -> None:

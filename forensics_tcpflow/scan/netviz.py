@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from forensics_tcpflow.environment import WARNING
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import NS
 from forensics_tcpflow.report.atomic import AtomicFile
@@ -182,7 +183,7 @@ class NetvizScanner:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            self._ctx.log(f"forensics-tcpflow: warning: netviz: matplotlib is not installed, no picture drawn;"
+            self._ctx.log(f"{WARNING}netviz: matplotlib is not installed, no picture drawn;"
                           f" install it with {INSTALL_HINT}")
             return
         fig = draw(self.tallies, self._ctx)
