@@ -15,13 +15,13 @@ from typing import Callable, Iterable, Iterator
 from .batch.jobs import Job, JobResult, Runner, RunnerError, merge_shards, open_runner
 from .batch.promote import Mover, promote
 from .fastpath.shard import Shard
-from .batch.journal import Journal, JournalError, state_dir
+from .batch.journal import Journal, state_dir
 from .batch.merge import order_by_first_packet
 from .batch.walk import walk_inputs
 from .capture.stdin import STDIN_PATH
 from .capture.writer import PcapWriter
 from .environment import WARNING, Environment, Progress
-from .exitstatus import REPORT_BUGS, ExitStatus
+from .exitstatus import REPORT_BUGS, ExitStatus, status_of
 from .flow.naming import build_template
 from .flow.record import FlowRecord
 from .options import NS, Options
@@ -29,6 +29,7 @@ from .plan import RunPlan, make_plan
 from .errors import StdoutClosed, UsageError
 from .provenance import InputSummary
 from .report.follow import Follower
+from .report.outputs import outputs_written
 from .report.registry import is_large, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
@@ -138,7 +139,7 @@ def run(options: Options, env: Environment) -> ExitStatus:
         plan = make_plan(options)
     except UsageError as exc:
         env.error(str(exc))
-        return ExitStatus.USAGE
+        return status_of(exc)
     if plan.runner == "taps":
         return _with_taps(plan, env, start_ns)
     return _guarded(plan, env, start_ns)
@@ -159,6 +160,7 @@ def _with_taps(plan: RunPlan, env: Environment, start_ns: int) -> ExitStatus:
                                  max_bytes=options.max_bytes)
     try:
         if options.unprocessed:
+            Path(options.unprocessed).parent.mkdir(parents=True, exist_ok=True)
             writer = PcapWriter(open(options.unprocessed, "xb"))
     except OSError as exc:
         env.error(f"cannot write {options.unprocessed}: {exc.strerror or exc}")
@@ -167,10 +169,11 @@ def _with_taps(plan: RunPlan, env: Environment, start_ns: int) -> ExitStatus:
         env.make_sink(root, *args), printer, writer,
         DirectionPcaps(str(root), template) if options.packet_files else None))
     try:
+        done = writer.close if writer is not None else _nothing    # the -w file is complete, then hashed
         if not plan.scratch:
-            return _guarded(plan, taps, start_ns)
+            return _guarded(plan, taps, start_ns, done)
         with tempfile.TemporaryDirectory(prefix="forensics-tcpflow-") as scratch:
-            return _guarded(plan.in_scratch(scratch), taps, start_ns)
+            return _guarded(plan.in_scratch(scratch), taps, start_ns, done)
     finally:
         if writer is not None:
             writer.close()
@@ -185,15 +188,22 @@ def _flush(env: Environment) -> None:
         raise StdoutClosed from None
 
 
-def _guarded(plan: RunPlan, env: Environment, start_ns: int) -> ExitStatus:
+def _nothing() -> None:
+    """No per-packet output to complete."""
+
+
+def _guarded(plan: RunPlan, env: Environment, start_ns: int, taps_done: Callable[[], None] = _nothing) -> ExitStatus:
     options = plan.options
     with _stop_on_signals() as stop:
         try:
             with open_runner(options) as runner:
-                return _run(plan, env, start_ns, stop, runner)
-        except (JournalError, RunnerError) as exc:
+                return _run(plan, env, start_ns, stop, runner, taps_done)
+        except UsageError as exc:        # a journal of another run, a cluster that cannot run this
             env.error(str(exc))
-            return ExitStatus.USAGE
+            return status_of(exc)
+        except FileExistsError as exc:   # not for --resume: that would replace the file in the way
+            env.error(f"cannot write to {exc.filename}: {exc.strerror}; no report was written")
+            return ExitStatus.INPUT_ERRORS
         except OSError as exc:
             env.error(f"cannot write to {exc.filename or options.outdir}: {exc.strerror or exc};"
                       f" no report was written; {_kept(options.outdir)}")
@@ -228,7 +238,8 @@ def _kept(outdir: str) -> str:
             f" output directory")
 
 
-def _run(plan: RunPlan, env: Environment, start_ns: int, stop: threading.Event, runner: Runner) -> ExitStatus:
+def _run(plan: RunPlan, env: Environment, start_ns: int, stop: threading.Event, runner: Runner,
+         taps_done: Callable[[], None]) -> ExitStatus:
     options, report_path = plan.options, plan.report_path
     tally = Tally()
     env = replace(env, log=tally.watch(env.log))
@@ -263,9 +274,10 @@ def _run(plan: RunPlan, env: Environment, start_ns: int, stop: threading.Event, 
     cut: set[int] = set()              # jobs a signal cut short: --resume does them again
     last: JobResult | None = None      # its files move while the reports are written
     results = _until_lost(runner.run(todo, options, journal.workspace, env.make_sink, env.progress, stop), env, stop)
-    def places(result: JobResult) -> tuple[Path, Path]:
-        """Where a job's files wait (staging) and where they belong."""
-        return result.stage, outdir / jobs[result.index].subdir
+    def places(result: JobResult) -> tuple[Path, Path, bool]:
+        """Where a job's files wait (staging), where they belong, and whether they may replace files there:
+        only with --resume or --fresh, which take the unfinished run in OUT as theirs."""
+        return result.stage, outdir / jobs[result.index].subdir, options.resume or options.fresh
 
     with contextlib.closing(results):
         for result in results:
@@ -290,7 +302,7 @@ def _run(plan: RunPlan, env: Environment, start_ns: int, stop: threading.Event, 
     try:
         return _finish(plan, env, start_ns, jobs, done, Outcome.of(jobs, done, cut, len(tally.skipped)),
                        interrupted, tally, journal,
-                       _ReportGate(report_path, large, settle), runner.facts)
+                       _ReportGate(report_path, large, settle), runner.facts, taps_done)
     finally:
         settle.close()
 
@@ -315,7 +327,7 @@ class _Settle:
     the reports on a large run, else now; done() before the reports are put in place."""
 
     def __init__(self, journal: Journal, result: JobResult | None,
-                 places: Callable[[JobResult], tuple[Path, Path]], in_child: bool) -> None:
+                 places: Callable[[JobResult], tuple[Path, Path, bool]], in_child: bool) -> None:
         self._journal, self._result = journal, result
         self._mover: Mover | None = None
         if result is not None and in_child:
@@ -360,7 +372,7 @@ def _size(path: str) -> int:
 
 def _finish(plan: RunPlan, env: Environment, start_ns: int, jobs: list[Job],
             done: dict[int, tuple[list[InputSummary], FlowSpool]], outcome: Outcome, interrupted: bool, tally: Tally,
-            journal: Journal, gate: "_ReportGate", cluster: dict[str, str]) -> ExitStatus:
+            journal: Journal, gate: "_ReportGate", cluster: dict[str, str], taps_done: Callable[[], None]) -> ExitStatus:
     options, report_path = plan.options, plan.report_path
     summaries = merge_shards([summary for index in sorted(done) for summary in done[index][0]])
     _warn_unknown_links(env, summaries)
@@ -386,6 +398,12 @@ def _finish(plan: RunPlan, env: Environment, start_ns: int, jobs: list[Job],
     if post_scanners(options.scanners) and not interrupted:
         gate.settle.done()    # scanners read finished flow files where they belong
         scans = run_scanners(ScanContext(options, Path(options.outdir), report_path, summaries, env.log), spool)
+    taps_done()
+    if options.findx or options.packet_files:
+        gate.settle.done()    # the last job's files are in place before they are hashed
+    others = [("unprocessed", Path(options.unprocessed))] if options.unprocessed else []
+    run_info.outputs = outputs_written(Path(options.outdir), report_path.parent, options.findx, options.packet_files,
+                                       [*others, *(("picture", path) for path in scans.files)])
     run_info.end_ns = env.clock_ns()
     write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, gate, scans)
     problems = gate.problems

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from .sink import FlowSink
-from .sink.files import FileSink
 
 
 @dataclass(slots=True)
@@ -23,7 +22,8 @@ class Progress:
 
 
 def file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> FlowSink:
-    """The sink of a real run: flow files under `root`."""
+    """The sink of a real run: flow files under `root` (loaded for a run, not for --help)."""
+    from .sink.files import FileSink
     return FileSink(root, hashes, max_fds=max_fds, keep=keep)
 
 

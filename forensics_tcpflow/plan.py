@@ -20,7 +20,7 @@ from .errors import UsageError
 from .flow.naming import build_template
 from .options import Options
 from .privileges import account
-from .report.placement import DEFAULT_REPORT, named_after
+from .report.placement import DEFAULT_REPORT, OUT_FROM_REPORT, named_after
 
 RUNNERS = ("jobs", "taps")    # jobs: workers (or a cluster) over captures; taps: per-packet outputs, here, in order
 EVIDENCE_HINT = ("evidence is never written beside or into: give an output folder elsewhere, e.g."
@@ -48,7 +48,9 @@ class RunPlan:
         """What the run derived from the given options: every effective option that differs, and the plan."""
         changed = {f.name: getattr(self.options, f.name) for f in fields(Options)
                    if getattr(self.options, f.name) != getattr(self.given, f.name)}
-        return {**changed, "runner": self.runner, "taps": self.taps, "report_path": str(self.report_path)}
+        out = {} if self.scratch else {OUT_FROM_REPORT: os.path.relpath(
+            os.path.abspath(self.options.outdir), os.path.abspath(self.report_path.parent)).replace(os.sep, "/")}
+        return {**changed, "runner": self.runner, "taps": self.taps, "report_path": str(self.report_path), **out}
 
 
 def make_plan(given: Options) -> RunPlan:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,4 +97,5 @@ class RunInfo:
     derived: dict[str, object] = field(default_factory=dict)   # what the run derived from them (plan.RunPlan)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
     cluster: dict[str, str] = field(default_factory=dict)
-    outcome: dict[str, int] = field(default_factory=dict)   # core.Outcome: planned, processed, failed, not reached   # --cluster: scheduler address, Dask versions
+    outcome: dict[str, int] = field(default_factory=dict)
+    outputs: list[Any] = field(default_factory=list)   # report.outputs.Output: other files the run wrote, hashed   # core.Outcome: planned, processed, failed, not reached   # --cluster: scheduler address, Dask versions

@@ -130,3 +130,16 @@ def test_report_records_options_as_given_and_derived_apart(tmp_path: Path) -> No
     assert given["outdir"] is None and given["fflags"] == "" and given["jobs"] == "0" and given["quiet"] == "false"
     assert derived["outdir"].startswith("/") and "forensics-tcpflow-" in derived["outdir"]
     assert derived["fflags"] == "X" and derived["jobs"] == "1" and derived["runner"] == "taps"
+
+
+def test_a_file_at_a_flow_files_name_is_never_replaced(tmp_path: Path) -> None:
+    """Defect 1: OUT already holds a file at a flow file's name: the run stops (exit 1), naming it; it stays."""
+    assert run_cli("-r", str(HTTP), "-o", str(tmp_path / "first"), "-q") == 0
+    name = "141.142.228.005.59856-192.150.187.043.00080"
+    assert (tmp_path / "first" / name).exists()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / name).write_bytes(b"the examiner's")
+    status, said = _cli("-r", str(HTTP), "-o", str(out), "-q")
+    assert status == ExitStatus.INPUT_ERRORS and name in said[-1] and "did not create" in said[-1], said
+    assert (out / name).read_bytes() == b"the examiner's" and not (out / "report.xml").exists()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 from forensics_tcpflow.flow.record import FlowRecord

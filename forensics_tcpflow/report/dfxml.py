@@ -234,6 +234,8 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
             out.leaf(F("input_totals"), None, _input_totals(ctx.inputs))
             if ctx.run.outcome:
                 out.leaf(F("outcome"), None, {name: str(count) for name, count in ctx.run.outcome.items()})
+            for output in ctx.run.outputs:
+                out.leaf(F("output"), None, {name: str(getattr(output, name)) for name in output.__slots__})
 
 
 def _write_creator(out: _XmlOut, run: RunInfo) -> None:

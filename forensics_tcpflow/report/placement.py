@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+OUT_FROM_REPORT = "out_from_report"     # a derived option: OUT as seen from the report's folder (what `verify` checks)
 DEFAULT_REPORT = "report.xml"     # OUT/report.xml unless -X
 
 
