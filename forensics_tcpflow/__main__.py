@@ -3,11 +3,16 @@
 import os
 import sys
 
-from .cli import main
-from .exitstatus import ExitStatus
+from .helpstore import stored_help
 
 
 def run() -> None:
+    text = stored_help(sys.argv[1:])
+    if text is not None:        # a bare --help: no need to load the CLI (see helpstore)
+        sys.stdout.write(text)
+        sys.exit(0)
+    from .cli import main
+    from .exitstatus import ExitStatus
     status = main()
     if status == ExitStatus.STDOUT_CLOSED:     # nothing more reaches the reader: no complaint at exit either
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -8,7 +8,8 @@ import shutil
 
 import typer
 
-PROGRAM = "forensics-tcpflow"
+from .helpstore import PROGRAM
+
 MIN_WIDTH, MAX_WIDTH = 60, 120
 
 
@@ -53,3 +54,4 @@ def help_option(value: bool, ctx: typer.Context) -> None:
     if value:
         typer.echo(render_help(ctx), nl=False)
         raise typer.Exit(0)
+

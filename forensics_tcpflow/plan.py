@@ -168,7 +168,8 @@ def _check_layout(plan: RunPlan) -> None:
             if src.is_dir() and _inside(target, src):
                 raise UsageError(f"{what} {target} lies inside the evidence folder {given}: {EVIDENCE_HINT}")
             if not src.is_dir() and folder == src.parent:
-                raise UsageError(f"{what} {target} lies beside the evidence file {given}: {EVIDENCE_HINT}")
+                where = "is the folder of" if target == folder else "lies beside"
+                raise UsageError(f"{what} {target} {where} the evidence file {given}: {EVIDENCE_HINT}")
     state = state_dir(options.outdir)
     if options.resume:
         if not state.exists():

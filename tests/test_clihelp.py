@@ -6,6 +6,7 @@ import pytest
 
 from forensics_tcpflow.cli import main
 from forensics_tcpflow.environment import Environment
+from forensics_tcpflow.helpstore import COMMANDS, rendered, stored_help
 
 
 @pytest.mark.parametrize("columns", [80, 120])
@@ -29,3 +30,14 @@ def test_help_reads_cleanly(command: tuple[str, ...], columns: int, monkeypatch:
         assert "Input:" in titles and "[CAPTURE]..." in text
     else:
         assert "REPORT" in text and "-h, --help" in text
+
+
+def test_stored_help_is_what_the_cli_renders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bare --help is served from help/*.txt (start-up <= 0.2 s): it must be today's rendering."""
+    monkeypatch.setenv("COLUMNS", "80")
+    for command in COMMANDS:
+        argv = [*filter(None, [command]), "--help"]
+        assert stored_help(argv) == rendered(command), "stale: run `python -m forensics_tcpflow.helpstore`"
+    assert stored_help(["-r", "x", "--help"]) is None
+    monkeypatch.setenv("COLUMNS", "60")
+    assert stored_help(["--help"]) is None
