@@ -315,6 +315,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="instead of the table: our RSS at --scale and at FACTOR times it (4: 1 GB vs 4 GB)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     ap.add_argument("--no-startup", action="store_true", help="leave out the start-up timings")
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up timings (no workload is generated)")
     return ap.parse_args(argv)
 
 
@@ -326,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     out_root = output_root(args.output, args.dir)
     log = args.dir / "run.log"
+    if args.startup_only:
+        print(startup_table(startup_checks(args.repeat, out_root, log)))
+        return 0
     if args.memory_check:
         for line in memory_check(args.workload or ["bulk"], scale, args.memory_check, args.dir, out_root, log):
             print(line)

@@ -11,27 +11,24 @@ import typer
 
 from . import __version__
 from .environment import Environment
-from .exitstatus import REPORT_BUGS, ExitStatus
+from .errors import ForensicsError, StdoutClosed
+from .exitstatus import REPORT_BUGS, ExitStatus, status_of
+from .clihelp import PROGRAM, help_option
 from .options import DEFAULT_TEMPLATE, NS, Options
-from .progress import ProgressBars
 
-EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could not be written); 2 usage error;"
-             " 3 internal error (a bug of ours: please report it); 4 verify mismatch; 130 interrupted (SIGINT/SIGTERM:"
-             " the report is complete and marked interrupted; continue with --resume; with -i they end the capture"
-             " normally: 0).\n\n"
-             "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
+EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors, nothing to read, or OUT could not be written;"
+             " 2 usage error (nothing was written); 3 internal error (a bug of ours: please report it); 4 verify"
+             " mismatch; 130 interrupted (SIGINT/SIGTERM: the report is complete and marked interrupted; continue with"
+             " --resume; with -i they end the capture normally: 0); 141 standard output closed by its reader (-c | head)."
+             "\n\n"
+             "Other commands: `verify REPORT` re-hashes every file a report vouches for and lists what is missing,"
+             " changed or extra in its OUT;"
              " `validate REPORT` checks a report against its schemas.")
 
 LIVE_IDLE_SECONDS = 300.0     # a live capture closes idle connections: memory stays bounded, files appear
 MB = 1 << 20
+HASH_NAMES = ("md5", "sha1", "sha256", "sha512")
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings={"help_option_names": []})
-
-
-def _help(ctx: typer.Context, value: bool) -> None:
-    """-h/--help as a plain flag in the Run group (click's own shows a `<bool>` type column)."""
-    if value:
-        typer.echo(ctx.get_help(), nl=False)
-        raise typer.Exit(ExitStatus.OK)
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -51,10 +48,10 @@ DIFFERENCES = (
 
 
 @app.command(help="Reassemble every TCP flow of the captures into tcpflow-named files and a DFXML report.\n\n"
-             + EXIT_HELP + "\n\n" + DIFFERENCES, epilog=EXIT_HELP)
+             + EXIT_HELP + "\n\n" + DIFFERENCES)
 def flows(
     ctx: typer.Context,
-    inputs: list[str] = typer.Argument(None, show_default=False,
+    inputs: list[str] = typer.Argument(None, show_default=False, metavar="CAPTURE",
                                        help="Capture files or folders of captures (with -r: tcpflow's filter expression, unless -l).", rich_help_panel=INPUT),
     read: list[str] = typer.Option([], "-r", metavar="FILE", show_default=False, help="A capture to read (as tcpflow's -r; '-' is standard input); repeatable.", rich_help_panel=INPUT),
     finish: list[str] = typer.Option([], "-R", metavar="FILE", show_default=False, help="A capture read after the others only to finish the connections they began (as tcpflow's -R); repeatable.", rich_help_panel=INPUT),
@@ -109,7 +106,7 @@ def flows(
     debug: int = typer.Option(1, "-d", metavar="N", help="Verbosity: 0 no closing summary, 1 the default.", rich_help_panel=RUN),
     fresh: bool = typer.Option(False, "--fresh", metavar="", help="Start an unfinished run in OUT afresh: remove what it kept for --resume and the flow files it already moved into OUT.", rich_help_panel=RUN),
     rehash_inputs: bool = typer.Option(False, "--rehash-inputs", metavar="", help="Read every input a second time after the run and compare digests (the identity and times of every input are always compared).", rich_help_panel=RUN),
-    show_help: bool = typer.Option(False, "-h", "--help", metavar="", is_eager=True, expose_value=False, callback=_help, help="Show this message and exit.", rich_help_panel=RUN),
+    show_help: bool = typer.Option(False, "-h", "--help", metavar="", is_eager=True, expose_value=False, callback=help_option, help="Show this message and exit.", rich_help_panel=RUN),
     version: bool = typer.Option(False, "-V", "--version", metavar="", help="Print the version and exit.", rich_help_panel=RUN),
 ) -> None:
     if version:
@@ -130,9 +127,10 @@ def flows(
         raise typer.BadParameter("no capture given (CAPTURE... or -r FILE)", param_hint="CAPTURE")
     if overlap not in ("first", "last"):
         raise typer.BadParameter("must be 'first' or 'last'", param_hint="--overlap")
-    unknown = [h for h in _split(hashes) if h not in ("md5", "sha1", "sha256", "sha512")]
+    unknown = [h for h in _split(hashes) if h not in HASH_NAMES]
     if unknown:
-        raise typer.BadParameter(f"unknown hash {', '.join(unknown)}", param_hint="--hash")
+        raise typer.BadParameter(f"unknown hash {', '.join(unknown)}; choose from {', '.join(HASH_NAMES)}",
+                                 param_hint="--hash")
     from .scan.registry import select
     try:
         scanners = select(all_scanners, enable, exclusive, disable)
@@ -141,30 +139,26 @@ def flows(
     if "yara" in (*enable, exclusive) and not yara_rules:
         raise typer.BadParameter("-e yara needs --yara-rules PATH", param_hint="--yara-rules")
     idle = idle_timeout if idle_timeout is not None else LIVE_IDLE_SECONDS if interface else 0.0
-    console = console or console_bare
-    outdir = outdir_given or "."
-    if console and report_path is None and outdir_given:
-        report_path = os.path.join(outdir, "report.xml")
     options = Options(
-        inputs=captures, outdir=outdir, finish_inputs=tuple(finish), overlap=overlap, max_seek=max_seek, max_fds=max_fds,
+        inputs=captures, outdir=outdir_given, finish_inputs=tuple(finish), overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
         idle_timeout_ns=int(idle * NS), frag_timeout_ns=int(frag_timeout * NS),
-        hashes=_split(hashes) if "md5" in scanners else (),
-        reports=_split(reports) if report_path or not console else (), report_path=report_path, jobs=jobs,
-        merge=merge, resume=resume, fresh=fresh, quiet=quiet or console, rehash_inputs=rehash_inputs,
+        hashes=_split(hashes), reports=_split(reports), report_path=report_path, jobs=jobs,
+        merge=merge, resume=resume, fresh=fresh, quiet=quiet, rehash_inputs=rehash_inputs,
         cluster=cluster,
         scanners=scanners, decompress=not no_decompress,
         yara_rules=yara_rules, yara_timeout=yara_timeout, yara_max_matches=yara_max_matches,
         interface=interface, snaplen=snaplen, promiscuous=not no_promisc, duration_ns=int(duration * NS),
         max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB), user=user,
-        chroot=chroot, console=console, console_header=not console_bare and not json_output,
+        chroot=chroot, console=console or console_bare, console_header=not console_bare and not json_output,
         console_format=_console_format(hex_output, json_output, binary), console_color=color,
-        console_newline=not no_newline, findx=findx and not packet_files, unprocessed=unprocessed, packet_files=packet_files,
+        console_newline=not no_newline, findx=findx, unprocessed=unprocessed, packet_files=packet_files,
         verbosity=10 if verbose else debug,
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version
-    with ProgressBars(env, enabled=not options.quiet):
+    from .progress import ProgressBars
+    with ProgressBars(env, enabled=not (options.quiet or options.console)):
         status = run(options, env)
     raise typer.Exit(int(status))
 
@@ -184,12 +178,18 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     command = TOOLS.get(argv[0]) if argv else None
     target = command if command is not None else app
     try:
-        return int(target(args=argv[1:] if command else argv, obj=env, standalone_mode=False) or 0)
+        return int(target(args=argv[1:] if command else argv, prog_name=shlex.join([PROGRAM, *argv[:1]]) if command
+                          else PROGRAM, obj=env, standalone_mode=False) or 0)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:       # typer's (vendored) click usage errors
         exc.show(file=sys.stderr)
         return int(ExitStatus.USAGE)
+    except StdoutClosed as exc:
+        return int(status_of(exc))
+    except ForensicsError as exc:            # explained, whatever stage raised it: its kind gives the status
+        env.error(str(exc))
+        return int(status_of(exc))
     except (typer.Abort, KeyboardInterrupt):
         return int(ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug of ours: one clear line, never a traceback

@@ -24,6 +24,8 @@ from .capture.stdin import STDIN_LABEL, STDIN_PATH, StdinSource
 from .decode.decoder import Decoder
 from .decode.segment import Segment
 from .environment import Progress
+from .errors import ForensicsError
+from .exitstatus import ExitStatus, status_of
 from .flow.naming import build_template
 from .flow.record import FlowRecord
 from .flow.table import FlowTable
@@ -160,7 +162,7 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
     summary = InputSummary(path=label, abspath=STDIN_LABEL if stream else os.path.abspath(path), stream=stream)
     interrupted = False
     try:     # the first shard vouches for the file: the others read it without hashing
-        source: EvidenceFile | StdinSource = (StdinSource() if stream
+        source: EvidenceFile | StdinSource = (StdinSource(stop=stop) if stream
                                               else EvidenceFile(path, HASHES if not shard.index else ()))
     except OSError as exc:
         summary.error = f"{label}: cannot read: {exc.strerror or exc}"
@@ -177,8 +179,9 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
         except Interrupted as exc:
             summary.error = f"{label} ({exc}): interrupted before the end of the capture"
             interrupted = True
-        except (ValueError, SinkError) as exc:
+        except ForensicsError as exc:   # the evidence, the filter or the disk: named, the batch goes on
             summary.error = f"{label}: {exc}"
+            summary.internal_error = status_of(exc) == ExitStatus.INTERNAL_ERROR
         except Exception as exc:    # a bug of ours: this capture fails, the others go on, the run exits 3
             summary.error = f"{label}: internal error: {type(exc).__name__}: {exc}"
             summary.internal_error = True

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from .sink import FlowSink
-from .sink.files import FileSink
 
 
 @dataclass(slots=True)
@@ -23,8 +22,12 @@ class Progress:
 
 
 def file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> FlowSink:
-    """The sink of a real run: flow files under `root`."""
+    """The sink of a real run: flow files under `root` (loaded for a run, not for --help)."""
+    from .sink.files import FileSink
     return FileSink(root, hashes, max_fds=max_fds, keep=keep)
+
+
+WARNING = "forensics-tcpflow: warning: "     # every warning line begins so: the summary counts them by it
 
 
 def _stderr_line(message: str) -> None:
@@ -46,4 +49,4 @@ class Environment:
         self.log(f"forensics-tcpflow: error: {message}")
 
     def warn(self, message: str) -> None:
-        self.log(f"forensics-tcpflow: warning: {message}")
+        self.log(f"{WARNING}{message}")

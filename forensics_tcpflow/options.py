@@ -1,4 +1,4 @@
-"""Resolved run options: what the CLI parsed, in one value the core can record."""
+"""Run options exactly as given: what the CLI parsed; plan.make_plan derives what the run does from them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ class Options:
     """Every knob of a run, so the report can state exactly how output was made."""
 
     inputs: tuple[str, ...]
-    outdir: str
+    outdir: str | None                       # -o; None: not given (the plan makes it "." or a scratch folder)
     finish_inputs: tuple[str, ...] = ()      # -R: read after the inputs, only to finish their connections
     overlap: str = "first"                   # "first" | "last" (tcpflow)
     max_seek: int = 16 * 1024 * 1024         # -m: a jump this far starts a new cN file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,9 @@ class RunInfo:
     end_ns: int = 0
     exit_status: int = 0
     interrupted: bool = False
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, object] = field(default_factory=dict)   # exactly as given (lists as tuples)
+    derived: dict[str, object] = field(default_factory=dict)   # what the run derived from them (plan.RunPlan)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
-    cluster: dict[str, str] = field(default_factory=dict)   # --cluster: scheduler address, Dask versions
+    cluster: dict[str, str] = field(default_factory=dict)
+    outcome: dict[str, int] = field(default_factory=dict)
+    outputs: list[Any] = field(default_factory=list)   # report.outputs.Output: other files the run wrote, hashed   # core.Outcome: planned, processed, failed, not reached   # --cluster: scheduler address, Dask versions

@@ -10,15 +10,22 @@ from pathlib import Path
 
 import typer
 
+from .clihelp import help_option
 from .environment import Environment
 from .exitstatus import ExitStatus
 
-validate_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-verify_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+PLAIN = {"add_completion": False, "pretty_exceptions_enable": False, "context_settings": {"help_option_names": []}}
+validate_app = typer.Typer(**PLAIN)
+verify_app = typer.Typer(**PLAIN)
+HELP = typer.Option(False, "-h", "--help", metavar="", is_eager=True, expose_value=False, callback=help_option,
+                    help="Show this message and exit.")
+REPORT = typer.Argument(..., exists=True, dir_okay=False, metavar="REPORT", show_default=False,
+                        help="A report.xml (or a -X report) written by forensics-tcpflow.")
 
 
-@validate_app.command(help="Validate a report against DFXML 2.0.0-beta.0 and the project's own schema.")
-def validate(ctx: typer.Context, report: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+@validate_app.command(help="Validate a report against DFXML 2.0.0-beta.0 and the project's own schema."
+                      "\n\nExit status: 0 valid; 1 not valid (each problem is listed); 2 usage error.")
+def validate(ctx: typer.Context, report: Path = REPORT, show_help: bool = HELP) -> None:
     from .report.validate import validate_report
     env: Environment = ctx.obj
     problems = validate_report(report, thorough=True)
@@ -29,10 +36,12 @@ def validate(ctx: typer.Context, report: Path = typer.Argument(..., exists=True,
     raise typer.Exit(int(ExitStatus.INPUT_ERRORS if problems else ExitStatus.OK))
 
 
-@verify_app.command(help="Re-hash every flow file and input capture named in REPORT; list what is missing,"
-                    " changed or extra.\n\nExit status: 0 everything matches; 4 verify mismatch;"
-                    " 1 the report cannot be read; 2 usage error.")
-def verify(ctx: typer.Context, report: Path = typer.Argument(..., exists=True, dir_okay=False)) -> None:
+@verify_app.command(help="Re-hash every file REPORT vouches for (flow files, bodies, -I/-K/-w files, pictures,"
+                    " input captures) and list what is missing, changed, or extra in the run's output directory"
+                    " (as the report records it); nothing outside it is looked at. A report of an interrupted run is"
+                    " said to be one.\n\nExit status: 0 everything matches; 1 the report cannot be read;"
+                    " 2 usage error; 4 verify mismatch.")
+def verify(ctx: typer.Context, report: Path = REPORT, show_help: bool = HELP) -> None:
     from lxml import etree
 
     from .batch.verify import verify_report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from ipaddress import ip_address
 
 from forensics_tcpflow.flow.community_id import community_id
@@ -20,7 +21,7 @@ def make_run(**changes) -> RunInfo:
                   libraries={"python": "3.11.7", "dpkt": "1.9.8", "lxml": "6.1.3"},
                   host="vm", user="root", uid=0, os_sysname="Linux", os_release="6.1.0",
                   os_version="#1 SMP", arch="x86_64", start_ns=T0 + 5, end_ns=T0 + 1_000_000_005,
-                  options={"resolved_by": "test"})
+                  options=asdict(make_options("out")), derived={"resolved_by": "test"})
     for name, value in changes.items():
         setattr(run, name, value)
     return run

@@ -29,6 +29,7 @@ from ..flow.record import FlowRecord
 from ..options import Options
 from ..privileges import hand_over
 from ..provenance import InputSummary
+from ..errors import UsageError
 from ..report.spool import FlowSpool
 from ..sink import FlowSink
 
@@ -116,7 +117,7 @@ def merge_shards(summaries: list[InputSummary]) -> list[InputSummary]:
     return list(merged.values())
 
 
-class RunnerError(Exception):
+class RunnerError(UsageError):
     """The runner cannot start, or cannot go on: the message says why (jobs finished so far stay)."""
 
 

@@ -14,6 +14,7 @@ from functools import cache, lru_cache
 from typing import Callable
 
 from ..options import DEFAULT_TEMPLATE, NS
+from ..errors import UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,7 @@ _FLAG_REWRITES: dict[str, Callable[[str], str]] = {
 }
 
 
-class TemplateError(ValueError):
+class TemplateError(UsageError):
     """A template or -F letter tcpflow would also refuse."""
 
 

@@ -12,6 +12,7 @@ from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import BodyIndex
 from forensics_tcpflow.report.codec import FLOW_FIELDS, iso_time, report_filename
+from forensics_tcpflow.report.placement import named_after
 from forensics_tcpflow.report.registry import ReportContext, register
 from forensics_tcpflow.report.scanfacts import ScanIndex
 
@@ -46,7 +47,7 @@ class CsvWriter(AtomicWriter):
 
     @staticmethod
     def target(report_path: Path) -> Path:
-        return report_path.parent / "flows.csv"
+        return named_after(report_path, "flows.csv")
 
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context
@@ -58,8 +59,8 @@ class CsvWriter(AtomicWriter):
         self._out = AtomicFile(path, "w", encoding="utf-8", errors="backslashreplace", newline="")
         self._csv = csv.writer(self._out.file, lineterminator="\n")
         self._csv.writerow([*fields, *self._hashes, "start_time", "end_time"])
-        self._bodies = BodyIndex(path, context, "csv")
-        self._scans = ScanIndex(path, context, "csv")
+        self._bodies = BodyIndex(context, "csv")
+        self._scans = ScanIndex(context, "csv")
         self._companions = ((self._bodies.out,) if self._bodies.out else ()) + self._scans.files
 
     def add(self, rec: FlowRecord) -> None:

@@ -12,7 +12,6 @@ import re
 import resource
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
@@ -20,7 +19,6 @@ from lxml import etree
 
 from forensics_tcpflow.capture.evidence import HASHES
 from forensics_tcpflow.flow.record import FlowRecord
-from forensics_tcpflow.options import Options
 from forensics_tcpflow.provenance import InputSummary, LiveInfo, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import byte_run_attributes
@@ -120,17 +118,13 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _option_items(options: Options, extra: dict[str, str]) -> Iterator[tuple[str, object]]:
-    """Every Options field, then run settings the Options object does not carry."""
-    names = set()
-    for field in fields(options):
-        names.add(field.name)
-        value = getattr(options, field.name)
+def _option_items(options: dict[str, object]) -> Iterator[tuple[str, object]]:
+    """Every option in order; a dict-valued one as name.key items."""
+    for name, value in options.items():
         if isinstance(value, dict):
-            yield from ((f"{field.name}.{key}", value[key]) for key in sorted(value))
+            yield from ((f"{name}.{key}", value[key]) for key in sorted(value))
         else:
-            yield field.name, value
-    yield from ((key, extra[key]) for key in sorted(extra) if key not in names)
+            yield name, value
 
 
 def _write_option(out: _XmlOut, name: str, value: object) -> None:
@@ -230,9 +224,11 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
     with out.element(D("metadata")):
         out.leaf(f"{{{DC_NS}}}type", "Feature Extraction")
         with out.element(F("run"), _run_attrs(ctx.run)):
-            with out.element(F("options")):
-                for name, value in _option_items(ctx.options, ctx.run.options):
-                    _write_option(out, name, value)
+            for tag, values in (("options", ctx.run.options), ("derived", ctx.run.derived)):
+                if values or tag == "options":
+                    with out.element(F(tag)):
+                        for name, value in _option_items(values):
+                            _write_option(out, name, value)
             if ctx.run.cluster:
                 out.leaf(F("cluster"), None, ctx.run.cluster)
             for index, inp in enumerate(ctx.inputs):
@@ -240,6 +236,10 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
             for path, reason in ctx.run.skipped:
                 out.leaf(F("skipped"), None, {"path": path, "reason": reason})
             out.leaf(F("input_totals"), None, _input_totals(ctx.inputs))
+            if ctx.run.outcome:
+                out.leaf(F("outcome"), None, {name: str(count) for name, count in ctx.run.outcome.items()})
+            for output in ctx.run.outputs:
+                out.leaf(F("output"), None, {name: str(getattr(output, name)) for name in output.__slots__})
 
 
 def _write_creator(out: _XmlOut, run: RunInfo) -> None:

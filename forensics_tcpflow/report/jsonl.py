@@ -10,6 +10,7 @@ from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import BodyIndex
 from forensics_tcpflow.report.codec import flow_to_dict, iso_time, report_filename
+from forensics_tcpflow.report.placement import named_after
 from forensics_tcpflow.report.registry import ReportContext, register
 from forensics_tcpflow.report.scanfacts import ScanIndex
 
@@ -22,13 +23,13 @@ class JsonlWriter(AtomicWriter):
 
     @staticmethod
     def target(report_path: Path) -> Path:
-        return report_path.parent / "flows.jsonl"
+        return named_after(report_path, "flows.jsonl")
 
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context
         self._out = AtomicFile(path, "w", encoding="utf-8", errors="backslashreplace", newline="\n")
-        self._bodies = BodyIndex(path, context, "jsonl")
-        self._scans = ScanIndex(path, context, "jsonl")
+        self._bodies = BodyIndex(context, "jsonl")
+        self._scans = ScanIndex(context, "jsonl")
         self._companions = ((self._bodies.out,) if self._bodies.out else ()) + self._scans.files
 
     def add(self, rec: FlowRecord) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any, Iterator
 
 from forensics_tcpflow.flow.record import FlowRecord
@@ -123,22 +122,21 @@ CSV_COLUMNS = list(_flat({"community_id": "", "client_flow": "", "server_flow": 
 
 
 class ScanIndex:
-    """tls.jsonl / tls.csv / yara.jsonl beside a flow index, filled as the flows go by (a TLS
+    """tls.jsonl / tls.csv / yara.jsonl beside the report (see named_after), filled as the flows go by (a TLS
     connection's row when its first flow file goes by)."""
 
-    def __init__(self, flow_index: Path, context: ReportContext, kind: str) -> None:
+    def __init__(self, context: ReportContext, kind: str) -> None:
         self._context, self._kind = context, kind
         self.tls: AtomicFile | None = None
         self.yara: AtomicFile | None = None
-        folder = flow_index.parent
         if context.scans.tls:
-            self.tls = AtomicFile(folder / f"tls.{kind}", "w", encoding="utf-8", errors="backslashreplace",
+            self.tls = AtomicFile(context.beside(f"tls.{kind}"), "w", encoding="utf-8", errors="backslashreplace",
                                   newline="\n" if kind == "jsonl" else "")
             if kind == "csv":
                 self._csv = csv.DictWriter(self.tls.file, CSV_COLUMNS, lineterminator="\n")
                 self._csv.writeheader()
         if context.scans.yara and kind == "jsonl":
-            self.yara = AtomicFile(folder / "yara.jsonl", "w", encoding="utf-8", errors="backslashreplace",
+            self.yara = AtomicFile(context.beside("yara.jsonl"), "w", encoding="utf-8", errors="backslashreplace",
                                    newline="\n")
 
     @property

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
 
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
+from forensics_tcpflow.errors import UsageError
 from forensics_tcpflow.provenance import InputSummary
 from forensics_tcpflow.scan.body import BodyRecord
 
@@ -91,7 +92,7 @@ def select(everything: bool, enable: Iterable[str], exclusive: str | None, disab
     asked = [*enable, *disable, *([exclusive] if exclusive else [])]
     unknown = [name for name in asked if name not in names]
     if unknown:
-        raise ValueError(f"unknown scanner {', '.join(unknown)}; known: {', '.join(names)}")
+        raise UsageError(f"unknown scanner {', '.join(unknown)}; known: {', '.join(names)}")
     chosen = [exclusive] if exclusive else list(names if everything else DEFAULT_SCANNERS)
     chosen += [name for name in enable if name not in chosen]
     return tuple(name for name in names if name in chosen and name not in set(disable))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
+from forensics_tcpflow.errors import UsageError
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.scan.registry import ScanContext, ScanResults, register
 
@@ -28,7 +29,7 @@ BATCH_BYTES = 32 << 20        # and bytes: a small run stays in this process (a 
 _LOCATION = re.compile(r"-->\s*(.+?):(\d+):(\d+)")
 
 
-class RulesError(Exception):
+class RulesError(UsageError):
     """The rules cannot be used (a compile error names the file and line): a usage error."""
 
 

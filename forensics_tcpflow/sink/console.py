@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import BinaryIO, Callable
 
 from ..decode.segment import TH_ACK, TH_SYN, Segment
+from ..errors import StdoutClosed
 from ..flow.naming import NameFields, expand
 
 # tcpflow's colours: client-to-server (the side that sent a plain SYN) blue, the rest red.
@@ -137,4 +138,7 @@ class ConsolePrinter:
             parts.append(RESET)
         if self.newline:
             parts.append(b"\n")
-        self.out.write(b"".join(parts))
+        try:
+            self.out.write(b"".join(parts))
+        except BrokenPipeError:
+            raise StdoutClosed from None

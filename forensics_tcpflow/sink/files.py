@@ -15,6 +15,8 @@ from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from ..errors import OutputError
+
 BUFFER_LIMIT = 64 * 1024
 DIRECT_WRITE = 16 * 1024           # an append this large (the kernel hands over 32 KiB) skips the buffer
 HASH_BATCH = 1 << 20               # digest updates handed to the hashing thread together
@@ -46,7 +48,7 @@ class HashBatch:
             _update(hashers, data)
 
 
-class SinkError(OSError):
+class SinkError(OutputError, OSError):
     """A flow file could not be written (disk full, permissions)."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 
 from batchkit import CORPUS, run_cli
 from forensics_tcpflow.batch.verify import verify_report
+from forensics_tcpflow.cli import main
+from forensics_tcpflow.environment import Environment
 
 pytestmark = pytest.mark.usefixtures("corpus")
 
@@ -83,3 +86,49 @@ def test_memory_stays_flat_over_many_flow_files(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert verdict.ok and verdict.flow_files == 20_000, list(verdict.lines())[-3:]
     assert peak < 4 << 20, peak
+
+
+def _said(*args: str) -> tuple[int, list[str]]:
+    """The exit status and standard output of the CLI."""
+    out = io.StringIO()
+    status = main([*args], Environment(stdout=out, log=lambda line: None))
+    return status, out.getvalue().splitlines()
+
+
+def test_every_kind_of_file_a_run_writes_is_hashed_and_checked(tmp_path: Path) -> None:
+    """Defect 2: a clean run with -I -K -w -e http -a, and one with -I -e http -a, verify (exit 0): the
+    -K pcaps, the .findx indexes, the -w capture, the bodies, the pictures are hashed in the report."""
+    capture = CORPUS / "zeek__http_get.pcap"
+    for name, extra in (("k", ("-K",)), ("i", ())):
+        out = tmp_path / name
+        assert run_cli(str(capture), "-o", str(out), "-I", *extra, "-w", str(out / "other.pcap"),
+                       "-e", "http", "-a", "-q") == 0
+        status, lines = _said("verify", str(out / "report.xml"))
+        assert status == 0 and lines[-1].startswith("all match"), lines
+        verdict = verify_report(out / "report.xml")
+        kinds = {p.suffix for p in out.rglob("*") if p.is_file()}
+        assert {".pcap", ".png", ".pdf"} <= kinds and verdict.outputs >= 3
+        assert (".findx" in kinds) == (name == "i")
+
+
+def test_verify_checks_out_and_nothing_else(tmp_path: Path) -> None:
+    """Defect 2: with -X elsewhere, one changed, one extra and one missing file in OUT are each named
+    (exit 4); a file beside the report, outside OUT, is not looked at; a finished run says nothing of
+    interruption, an interrupted one says so."""
+    out, report = tmp_path / "out", tmp_path / "reports" / "case.xml"
+    assert run_cli(str(CORPUS / "tcpflow__test7-three-flows.pcap"), "-o", str(out), "-X", str(report), "-I",
+                   "-q") == 0
+    (report.parent / "case-notes.txt").write_text("the examiner's notes\n")
+    assert _said("verify", str(report))[0] == 0
+    flows = sorted(p for p in out.iterdir() if p.is_file() and p.suffix != ".findx")
+    flows[0].write_bytes(flows[0].read_bytes() + b"!")
+    Path(f"{flows[1]}.findx").unlink()
+    (out / "planted.txt").write_text("not the run's\n")
+    status, lines = _said("verify", str(report))
+    assert status == 4
+    rel = lambda path: f"../out/{Path(path).name}"      # noqa: E731 (names as seen from the report)
+    assert f"changed: {rel(flows[0])}" in lines and f"missing: {rel(flows[1])}.findx" in lines
+    assert f"extra: {rel(out / 'planted.txt')}" in lines and not any("case-notes" in line for line in lines)
+    assert not any(line.startswith("interrupted") for line in lines)
+    report.write_text(report.read_text().replace('interrupted="false"', 'interrupted="true"', 1))
+    assert any(line.startswith("interrupted:") for line in _said("verify", str(report))[1])

@@ -1,0 +1,62 @@
+"""The files a run writes besides its flow files and its reports (-I indexes, -K pcaps, the -w
+capture, netviz pictures), hashed once they are complete: the report vouches for them as for flow
+files, and `verify` hashes them again."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..batch.journal import STATE_DIR
+from ..sink.findx import SUFFIX as FINDX_SUFFIX
+from ..sink.packets import SUFFIX as PCAP_SUFFIX
+
+OUTPUT_HASHES = ("md5", "sha256")
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One file the run wrote: its kind, its path as seen from the report's folder, its size and digests."""
+
+    kind: str             # "findx" | "packets" | "unprocessed" | "picture"
+    path: str
+    size: int
+    md5: str
+    sha256: str
+
+
+def digests(path: Path, algorithms: Iterable[str]) -> dict[str, str]:
+    """The file's digests, read once."""
+    hashers = {name: hashlib.new(name) for name in algorithms}
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def files_below(root: Path) -> Iterator[Path]:
+    """Every file under OUT in a stable order, but the state a run keeps for --resume."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != STATE_DIR)
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def outputs_written(outdir: Path, report_dir: Path, findx: bool, packet_files: bool,
+                    others: Iterable[tuple[str, Path]]) -> list[Output]:
+    """The -I and -K files under OUT (by their suffixes) and the `others` (kind, path), hashed."""
+    suffixes = {suffix: kind for suffix, kind, on in ((FINDX_SUFFIX, "findx", findx),
+                                                      (PCAP_SUFFIX, "packets", packet_files)) if on}
+    found = [(suffixes[path.suffix], path) for path in (files_below(outdir) if suffixes else ())
+             if path.suffix in suffixes]
+    return [_hashed(kind, path, report_dir) for kind, path in [*found, *others]]
+
+
+def _hashed(kind: str, path: Path, report_dir: Path) -> Output:
+    found = digests(path, OUTPUT_HASHES)
+    shown = os.path.relpath(os.path.abspath(path), os.path.abspath(report_dir)).replace(os.sep, "/")
+    return Output(kind, shown, os.path.getsize(path), found["md5"], found["sha256"])
