@@ -29,6 +29,8 @@ _INPUT, _HASH = f"{{{FTF_NS}}}input", f"{{{FTF_NS}}}hash"
 _BYTE_RUN = f"{{{DFXML_NS}}}byte_run"
 _BODY_NAME, _BODY_HASHES = f"{{{FTF_NS}}}filename", {name: f"{{{FTF_NS}}}{name}" for name in ("md5", "sha256")}
 _SAVED = f"{{{FTF_NS}}}saved_capture"     # the packets of a live capture, kept with --save-capture
+_FLOW = f"{{{FTF_NS}}}flow"
+_INDEX_PREFIX = "index_"                  # the flow's .findx: index_filename and index_<hash> attributes
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,12 @@ def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
             if name:
                 digests = {d.get("type", ""): (d.text or "").strip() for d in element.iter(_HASHDIGEST)}
                 yield "flow", Expected(report_dir / name, name, digests)
+            flow = element.find(_FLOW)
+            index = flow.get("index_filename") if flow is not None else None
+            if index:
+                digests = {key[len(_INDEX_PREFIX):]: value for key, value in flow.attrib.items()
+                           if key.startswith(_INDEX_PREFIX) and key != "index_filename"}
+                yield "flow", Expected(report_dir / index, index, digests)
             for run in element.iter(_BYTE_RUN):
                 body = run.get(_BODY_NAME)
                 if body:

@@ -21,9 +21,10 @@ from ..options import NS, Options
 from ..sink import FlowFile, FlowSink
 from ..sink.findx import SUFFIX as FINDX_SUFFIX, findx_text
 from .community_id import community_id
-from .naming import NameFields, expand, format_mac, printable_address
+from .naming import NameFields, create_named, format_mac, printable_address
 from .reassembly import HOLE, TRUNCATED, Direction, signed32
 from .record import FlowRecord
+from .udp import UdpFlows
 
 RECENT_LIMIT = 16384
 LINGER_NS = 4 * NS          # capture time a closed or reset connection keeps taking late segments
@@ -112,6 +113,8 @@ class FlowTable:
         self.now = 0
         self.files_kept = "X" not in options.fflags    # -FX: report only, no file to name
         self.start_new = True
+        # --udp: the UDP flows, fed by the decoder (Decoder.on_datagram), sharing captures and counters
+        self.udp = UdpFlows(options, sink, emit, self.counters, template, sensor) if options.udp else None
 
     # -- per segment -----------------------------------------------------
     def add(self, seg: Segment) -> None:
@@ -291,6 +294,8 @@ class FlowTable:
         self.capture = capture
         self.frame_base = frames_before
         self.start_new = start_new
+        if self.udp is not None:
+            self.udp.begin_capture(capture, frames_before, start_new)
 
     def _next_capture(self, half: Half, seg: Segment) -> None:
         if half.packets:          # before its first packet a direction only takes the capture's name
@@ -320,16 +325,10 @@ class FlowTable:
     def _open(self, half: Half) -> FlowFile:
         """Name the direction on its first stored byte, as tcpflow does, taking the next free cN."""
         src, dst, sport, dport, vlans = half.key
-        count = 0
-        while True:
-            fields = NameFields(half.conn.family, src, dst, sport, dport, vlans, half.mac_src,
-                                half.mac_dst, half.first_ts, count, half.conn.id, self.sensor)
-            name = expand(self.template, fields)
-            file = self.sink.create(name)
-            if file is not None:
-                half.name, half.connection_index = name, count
-                return file
-            count += 1
+        half.name, half.connection_index, file = create_named(self.sink, self.template, lambda count: NameFields(
+            half.conn.family, src, dst, sport, dport, vlans, half.mac_src, half.mac_dst, half.first_ts, count,
+            half.conn.id, self.sensor))
+        return file
 
     # -- closing ---------------------------------------------------------
     def _close_half(self, half: Half, reason: str) -> None:
@@ -416,6 +415,8 @@ class FlowTable:
         for conn in list(self.connections.values()):
             self._finish_connection(conn, "end-of-input")
         self._release(None)
+        if self.udp is not None:
+            self.udp.close_all()
 
     # -- reporting -------------------------------------------------------
     def _record(self, half: Half) -> FlowRecord:
