@@ -83,3 +83,14 @@ def test_memory_stays_flat_over_many_flow_files(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert verdict.ok and verdict.flow_files == 20_000, list(verdict.lines())[-3:]
     assert peak < 4 << 20, peak
+
+
+def test_findx_indexes_are_vouched_for(tmp_path: Path) -> None:
+    """-I indexes are named and hashed in the report (index_filename, index_<hash>), so verify checks them."""
+    out = tmp_path / "out"
+    assert run_cli(str(CORPUS / "tcpflow__test7-three-flows.pcap"), "-o", str(out), "-q", "-I") == 0
+    verdict = verify_report(out / "report.xml")
+    assert verdict.ok and verdict.flow_files == 6
+    index = next(out.glob("*.findx"))
+    index.write_text("0|0.000000|1\n")
+    assert verify_report(out / "report.xml").changed == [index.name]

@@ -19,7 +19,7 @@ from typing import Callable
 from ..decode.segment import TH_ACK, TH_FIN, TH_RST, TH_SYN, Segment
 from ..options import NS, Options
 from ..sink import FlowFile, FlowSink
-from ..sink.findx import SUFFIX as FINDX_SUFFIX, findx_text
+from ..sink.findx import write_findx
 from .community_id import community_id
 from .naming import NameFields, create_named, format_mac, printable_address
 from .reassembly import HOLE, TRUNCATED, Direction, signed32
@@ -39,7 +39,7 @@ class Half:
     __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
                  "packets", "caplen_short", "reassembled", "wire_bytes", "captured_bytes", "mac_src", "mac_dst", "role",
                  "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason",
-                 "capture", "span_first", "spans", "fast_seq", "facts", "index")
+                 "capture", "span_first", "spans", "fast_seq", "facts", "index", "index_name", "index_hashes")
 
     def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
         self.conn = conn
@@ -68,6 +68,8 @@ class Half:
         self.fast_seq = -1      # see FlowTable.refresh: the sequence number in-order data may be appended at
         self.facts = seg.facts                     # link-layer facts of its first packet (pflog, NFLOG)
         self.index: list[tuple[int, int, int]] | None = None   # -I: (offset, ts, length) per stored segment
+        self.index_name = ""                       # -I: the .findx written at close, and its digests
+        self.index_hashes: dict[str, str] = {}
 
 
 def count_packet(half: Half, wire: int, cap: int, ts_ns: int, frame: int) -> None:
@@ -344,10 +346,7 @@ class FlowTable:
                 self._write_index(half)
 
     def _write_index(self, half: Half) -> None:
-        index = self.sink.create(half.name + FINDX_SUFFIX)
-        if index is not None:
-            index.write(0, findx_text(half.index or []))
-            index.close(half.first_ts)
+        half.index_name, half.index_hashes = write_findx(self.sink, half.name, half.index or [], half.first_ts)
         half.index = None
 
     def _expire_resets(self) -> None:
@@ -440,4 +439,6 @@ class FlowTable:
             holes=s.ranges(HOLE), truncated=s.ranges(TRUNCATED), overlaps=list(s.overlaps),
             sources=[*half.spans, (half.capture, half.span_first, half.last_frame)] if half.spans else [],
             link_facts=half.facts or {},
+            index_filename=half.index_name if self.files_kept else "",
+            index_hashes=half.index_hashes if self.files_kept else {},
         )

@@ -19,7 +19,7 @@ from typing import Callable
 from ..decode.segment import Datagram
 from ..options import Options
 from ..sink import FlowFile, FlowSink
-from ..sink.findx import SUFFIX as FINDX_SUFFIX, findx_text
+from ..sink.findx import write_findx
 from .community_id import community_id
 from .naming import NameFields, create_named, format_mac, printable_address
 from .record import FlowRecord
@@ -166,14 +166,10 @@ class UdpFlows:
 
     def _close(self, half: UdpDirection, reason: str) -> FlowRecord:
         size, hashes, index_name, index_hashes = 0, {}, "", {}
-        if half.file is not None:
+        if half.file is not None:       # always: it is opened by the first datagram
             size, hashes = half.file.close(half.first_ts)
             half.file = None
-            index = self.sink.create(half.name + FINDX_SUFFIX)
-            if index is not None:
-                index.write(0, findx_text(half.index))
-                _, index_hashes = index.close(half.first_ts)
-                index_name = half.name + FINDX_SUFFIX
+            index_name, index_hashes = write_findx(self.sink, half.name, half.index, half.first_ts)
         src, dst, sport, dport, vlans = half.key
         family = half.flow.family
         kept = self.files_kept
