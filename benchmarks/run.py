@@ -35,17 +35,19 @@ class Row:
     jobs: int
     target: float
     cluster: str = ""          # --cluster ADDRESS (e.g. local:2): the jobs on Dask workers
+    udp: bool = False          # ours with --udp (the workloads hold no UDP: what the option costs when idle)
 
     @property
     def mode(self) -> str:
-        """How ours ran, for the table: -j N or --cluster ADDRESS."""
-        return f"--cluster {self.cluster}" if self.cluster else f"-j {self.jobs}"
+        """How ours ran, for the table: -j N or --cluster ADDRESS, and --udp."""
+        return (f"--cluster {self.cluster}" if self.cluster else f"-j {self.jobs}") + (" --udp" if self.udp else "")
 
 
 ROWS = (Row("bulk", 1, 1.0), Row("small", 1, 1.0), Row("short", 1, 1.0), Row("split", 2, 2.0), Row("bulk", 2, 1.5),
         Row("mix-bulk", 1, 1.0), Row("mix-small", 1, 1.0), Row("mix-short", 1, 1.0),
         Row("mix-bulk", 2, 1.5), Row("mix-small", 2, 1.5), Row("mix-short", 2, 1.5))
 ROWS += (Row("split", 2, 1.5, cluster="local:2"),)   # a Dask LocalCluster of 2 workers beside -j 2
+ROWS += (Row("mix-small", 1, 1.0, udp=True),)        # beside mix-small -j 1: --udp must cost nothing without UDP
 RSS_TARGET_MB = {"short": 256, "mix-bulk": 256, "mix-small": 256, "mix-short": 256}
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_pcaps"
 ONE_CONNECTION = SAMPLES / "http.pcap"
@@ -118,9 +120,10 @@ def timed(argv: list[str], log: Path) -> Timing:
     return Timing(seconds, rss_kb, status)
 
 
-def ours_command(info: CaptureInfo, out: Path, jobs: int, cluster: str = "") -> list[str]:
+def ours_command(info: CaptureInfo, out: Path, jobs: int, cluster: str = "", udp: bool = False) -> list[str]:
     return [sys.executable, "-m", "forensics_tcpflow", capture_input(info), "-o", str(out), "-j", str(jobs),
-            "--hash", "md5,sha256", "--report", "dfxml,jsonl,csv", "-q", *(("--cluster", cluster) if cluster else ())]
+            "--hash", "md5,sha256", "--report", "dfxml,jsonl,csv", "-q", *(("--cluster", cluster) if cluster else ()),
+            *(("--udp",) if udp else ())]
 
 
 def tcpflow_commands(info: CaptureInfo, out: Path) -> list[list[str]]:
@@ -181,7 +184,7 @@ def run_row(row: Row, info: CaptureInfo, repeat: int, out_root: Path, log: Path)
     for i in range(repeat):
         with tempfile.TemporaryDirectory(prefix="ftf-bench-", dir=out_root) as tmp:
             ours, theirs = Path(tmp) / "ours", Path(tmp) / "tcpflow"
-            result.ours.append(timed(ours_command(info, ours, row.jobs, row.cluster), log))
+            result.ours.append(timed(ours_command(info, ours, row.jobs, row.cluster, row.udp), log))
             result.tcpflow.append(run_tcpflow(info, theirs, log))
             if i == 0:
                 result.differences = compare_outputs(ours, theirs)
@@ -250,7 +253,7 @@ def table(results: list[Result]) -> str:
         if any(t.status for t in r.ours + r.tcpflow):
             same += f" (exit {r.ours[0].status}/{r.tcpflow[0].status})"
         lines.append(
-            f"| {r.row.workload} | {shape} | {r.row.mode if r.row.cluster else r.row.jobs} | {mb / r.median('ours'):.2f} | "
+            f"| {r.row.workload} | {shape} | {r.row.mode if r.row.cluster or r.row.udp else r.row.jobs} | {mb / r.median('ours'):.2f} | "
             f"{r.capture.packets / r.median('ours'):,.0f} | {r.rss_mb('ours'):.0f} MB | {mb / r.median('tcpflow'):.2f} | "
             f"{r.rss_mb('tcpflow'):.0f} MB | {r.ratio:.2f}x | {target} | {same} |")
     return "\n".join(lines)

@@ -47,10 +47,12 @@ def ether(body: bytes, etype: int = 0x0800, vlan: int | None = None, src: bytes 
     return dst + src + tag + struct.pack("!H", etype) + body
 
 
-def write_pcap(path: Path, frames: list[tuple[int, bytes]]) -> Path:
-    """(ts_ns, Ethernet frame) pairs as a classic pcap, in the order given."""
+def write_pcap(path: Path, frames: list[tuple[int, bytes]], cut: dict[int, int] | None = None) -> Path:
+    """(ts_ns, Ethernet frame) pairs as a classic pcap, in the order given; `cut` maps a frame's
+    position (0-based) to the bytes the snaplen takes off its end."""
     writer = PcapWriter(path.open("xb"))
     for frame, (ts_ns, data) in enumerate(frames, 1):
-        writer.write(Record(frame, 1, ts_ns, len(data), len(data), data, 0))
+        kept = data[:len(data) - (cut or {}).get(frame - 1, 0)]
+        writer.write(Record(frame, 1, ts_ns, len(kept), len(data), kept, 0))
     writer.close()
     return path

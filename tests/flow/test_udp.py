@@ -9,7 +9,10 @@ import json
 import struct
 from pathlib import Path
 
+from batchkit import normalized_report, run_cli, tree
 from capturekit import ether, ipv4, ipv6, tcp, udp, write_pcap
+from conftest import CORPUS, require_corpus
+from forensics_tcpflow import core
 from forensics_tcpflow.cli import main
 from forensics_tcpflow.environment import Environment
 from forensics_tcpflow.flow.community_id import community_id
@@ -26,8 +29,8 @@ def dgram(payload: bytes, src: bytes = A, dst: bytes = B, sport: int = 1234, dpo
     return ether(ipv4(src, dst, 17, udp(sport, dport, payload)), **kw)
 
 
-def run(tmp: Path, frames: list[tuple[int, bytes]], *args: str) -> tuple[int, Path, str]:
-    capture = write_pcap(tmp / "in.pcap", frames)
+def run(tmp: Path, frames: list[tuple[int, bytes]], *args: str, cut: dict[int, int] | None = None) -> tuple[int, Path, str]:
+    capture = write_pcap(tmp / "in.pcap", frames, cut)
     out = tmp / "out"
     stdout = io.BytesIO()
     env = Environment(stdout=io.TextIOWrapper(stdout, write_through=True), log=lambda line: None)
@@ -175,3 +178,45 @@ def test_verify_checks_the_udp_files_and_their_indexes(tmp_path):
     env = Environment(stdout=io.StringIO(), log=lambda line: None)
     assert main(["verify", str(out / "report.xml")], env) == 4
     assert QUERY + ".findx" in env.stdout.getvalue()
+
+
+def test_snaplen_cut_datagram_is_written_as_captured_and_reported(tmp_path):
+    rc, out, _ = run(tmp_path, [(1 * S, dgram(b"0123456789")), (2 * S, dgram(b"abc"))], "--udp", cut={0: 4})
+    assert rc == 0
+    assert (out / QUERY).read_bytes() == b"012345abc"
+    row = records(out)[QUERY]
+    assert (row["caplen_short"], row["truncated"], row["stream_length"]) == (1, [[6, 4]], 13)
+    assert validate_report(out / "report.xml") == []
+
+
+def test_merge_continues_a_flow_across_captures(tmp_path):
+    first = write_pcap(tmp_path / "a.pcap", [(1 * S, dgram(b"one"))])
+    second = write_pcap(tmp_path / "b.pcap", [(2 * S, dgram(b"two"))])
+    out = tmp_path / "out"
+    assert main(["-q", "--udp", "--merge", str(first), str(second), "-o", str(out)],
+                Environment(log=lambda line: None)) == 0
+    assert (out / QUERY).read_bytes() == b"onetwo"
+    assert [source[0] for source in records(out)[QUERY]["sources"]] == [str(first), str(second)]
+
+
+def test_finishing_captures_start_no_udp_flow(tmp_path):
+    first = write_pcap(tmp_path / "a.pcap", [(1 * S, dgram(b"one"))])
+    second = write_pcap(tmp_path / "b.pcap", [(2 * S, dgram(b"two")), (3 * S, dgram(b"new", sport=999))])
+    out = tmp_path / "out"
+    assert main(["-q", "--udp", "-r", str(first), "-R", str(second), "-o", str(out)],
+                Environment(log=lambda line: None)) == 0
+    assert (out / QUERY).read_bytes() == b"onetwo"
+    assert len(list(out.glob("*-udp"))) == 1
+
+
+def test_one_capture_split_across_workers_gives_the_same_udp_flows(tmp_path, monkeypatch):
+    """Each shard decodes every packet and keeps its share of the UDP flows, as of the TCP connections."""
+    require_corpus()
+    capture = CORPUS / "pcapplusplus__many-protocols.pcap"
+    assert run_cli(str(capture), "--udp", "-o", str(tmp_path / "one"), "-j", "1", "-q") == 0
+    monkeypatch.setattr(core, "SHARD_MIN_BYTES", 0)
+    assert run_cli(str(capture), "--udp", "-o", str(tmp_path / "two"), "-j", "2", "-q") == 0
+    one = tree(tmp_path / "one")
+    assert sum(name.endswith("-udp") for name in one) > 50
+    assert one == tree(tmp_path / "two")
+    assert normalized_report(tmp_path / "one" / "report.xml") == normalized_report(tmp_path / "two" / "report.xml")
