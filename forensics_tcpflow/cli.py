@@ -76,7 +76,7 @@ def flows(
     overlap: str = typer.Option("first", "--overlap", metavar="first|last", help="Which copy wins on conflicting overlaps (tcpflow: last).", rich_help_panel=OUTPUT),
     idle_timeout: Optional[float] = typer.Option(None, "--idle-timeout", metavar="SECONDS", help="Close a connection idle this many seconds (0: never; default 0 for files, 300 for -i).", rich_help_panel=OUTPUT),
     udp: bool = typer.Option(False, "--udp", metavar="", help="Also write UDP flows: each direction's datagram payloads in arrival order, named as TCP flows plus '-udp' (%P in -T places it), with a .findx index of every datagram; datagrams of a tunnel we decapsulate are not flows, their inner traffic is.", rich_help_panel=OUTPUT),
-    udp_timeout: float = typer.Option(60.0, "--udp-timeout", min=0.0, metavar="SECONDS", help="A UDP flow silent this many seconds of capture time ends; the same addresses and ports start the next cN.", rich_help_panel=OUTPUT),
+    udp_timeout: float = typer.Option(60.0, "--udp-timeout", min=0.0, metavar="SECONDS", help="A UDP flow silent this many seconds of capture time ends (0: never); the same addresses and ports then start the next cN.", rich_help_panel=OUTPUT),
     console: bool = typer.Option(False, "-c", metavar="", help="Print each TCP segment (and with --udp each UDP datagram) with data to standard output as it arrives; no flow files (a report only with -o or -X).", rich_help_panel=CONSOLE),
     console_bare: bool = typer.Option(False, "-C", metavar="", help="As -c, without the flow name before each segment.", rich_help_panel=CONSOLE),
     hex_output: bool = typer.Option(False, "-D", metavar="", help="Print in hex with an ASCII column.", rich_help_panel=CONSOLE),

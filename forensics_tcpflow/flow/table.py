@@ -409,6 +409,8 @@ class FlowTable:
             if conn.last_ts > limit:
                 break
             self._finish_connection(conn, "idle")
+        if self.udp is not None:     # a live capture's idle sweeps close silent UDP flows too
+            self.udp.expire(now_ns)
 
     def close_all(self) -> None:
         for conn in list(self.connections.values()):

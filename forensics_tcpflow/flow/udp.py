@@ -1,8 +1,8 @@
 """UDP flows (--udp): datagrams grouped by addresses, ports and VLANs.
 
 A flow is both directions of one (addresses, ports, VLANs). It ends after
-`udp_timeout` of capture time without a datagram in either direction, or at the
-end of input; the same endpoints afterwards start the next cN. Each direction's
+`udp_timeout` of capture time without a datagram in either direction (0: never),
+or at the end of input; the same endpoints afterwards start the next cN. Each direction's
 payloads are written in arrival order, nothing reordered or deduplicated (UDP
 has no sequence numbers to judge by), and every datagram's place in the file is
 kept in the direction's index (the -I `.findx` layout: offset|time|length),
@@ -91,7 +91,7 @@ class UdpFlows:
 
     def add(self, d: Datagram) -> None:
         now = d.ts_ns
-        if self.flows and next(iter(self.flows.values())).last_ts < now - self.timeout:
+        if self.timeout and self.flows and next(iter(self.flows.values())).last_ts < now - self.timeout:
             self.expire(now)
         key = (d.src, d.dst, d.sport, d.dport, d.vlans)
         half = self.directions.get(key)
@@ -145,7 +145,9 @@ class UdpFlows:
         return half
 
     def expire(self, now_ns: int) -> None:
-        """Close the flows silent for longer than the UDP timeout (capture time)."""
+        """Close the flows silent for longer than the UDP timeout (capture time; 0: never)."""
+        if not self.timeout:
+            return
         limit = now_ns - self.timeout
         while self.flows:
             flow = next(iter(self.flows.values()))

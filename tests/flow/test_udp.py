@@ -13,7 +13,9 @@ from batchkit import normalized_report, run_cli, tree
 from capturekit import ether, ipv4, ipv6, tcp, udp, write_pcap
 from conftest import CORPUS, require_corpus
 from forensics_tcpflow import core
+from flowkit import Wire
 from forensics_tcpflow.cli import main
+from forensics_tcpflow.decode.segment import Datagram
 from forensics_tcpflow.environment import Environment
 from forensics_tcpflow.flow.community_id import community_id
 from forensics_tcpflow.report.validate import validate_report
@@ -82,6 +84,9 @@ def test_timeout_splits_into_cn(tmp_path):
     (tmp_path / "long").mkdir()
     rc, out2, _ = run(tmp_path / "long", frames, "--udp", "--udp-timeout", "120")
     assert (out2 / QUERY).read_bytes() == b"abcd"
+    (tmp_path / "never").mkdir()
+    rc, out3, _ = run(tmp_path / "never", frames, "--udp", "--udp-timeout", "0")
+    assert (out3 / QUERY).read_bytes() == b"abcd"
 
 
 def test_fragmented_datagram_is_reassembled(tmp_path):
@@ -220,3 +225,15 @@ def test_one_capture_split_across_workers_gives_the_same_udp_flows(tmp_path, mon
     assert sum(name.endswith("-udp") for name in one) > 50
     assert one == tree(tmp_path / "two")
     assert normalized_report(tmp_path / "one" / "report.xml") == normalized_report(tmp_path / "two" / "report.xml")
+
+
+def test_idle_sweeps_close_silent_udp_flows(tmp_path):
+    """A live capture's sweeps (FlowTable.expire) end UDP flows silent past --udp-timeout, without waiting for
+    a next datagram."""
+    wire = Wire(tmp_path, udp=True, udp_timeout_ns=10 * S)
+    wire.table.udp.add(Datagram(4, A, B, 1234, 53, 0, 0, 0, b"x", 1, 1 * S))
+    wire.table.expire(5 * S)
+    assert not wire.records
+    wire.table.expire(12 * S)
+    assert [(r.filename, r.close_reason) for r in wire.records] == [(QUERY, "idle")]
+    assert wire.read(QUERY) == b"x"

@@ -3,7 +3,7 @@
 For every udp.stream tshark finds (`-T fields -e udp.stream`), each direction's payloads as
 `-z follow,udp,raw,N` concatenates them must be byte-identical to our flow file of that direction, and its
 datagram count (from tshark's per-packet fields, empty datagrams included) must equal our `packets`.
-Our run uses a UDP timeout longer than any capture, so one tshark stream is one of our flows (tshark does
+Our run never ends a UDP flow for silence (--udp-timeout 0), so one tshark stream is one of our flows (tshark does
 not split UDP conversations by time).
 
 Exceptions, each with its reason:
@@ -31,7 +31,7 @@ from forensics_tcpflow.decode import decoder  # noqa: F401  (registers the tunne
 from forensics_tcpflow.decode.dispatch import UDP_PORTS
 
 UDP_EXPECTATIONS = TESTS / "udp_expectations.toml"
-FOREVER = str(10**9)        # seconds: no capture is that long
+NEVER = "0"                   # --udp-timeout 0: one flow per key, as tshark
 
 
 def _expected() -> dict[str, dict[str, str]]:
@@ -41,7 +41,7 @@ def _expected() -> dict[str, dict[str, str]]:
 
 def _ours(capture: Path, out: Path) -> dict[Key, tuple[bytes, int]]:
     """Our UDP directions: bytes of their files (cN in order) and datagrams, by key."""
-    rc = main(["-q", "--udp", "--udp-timeout", FOREVER, "-r", str(capture), "-o", str(out)])
+    rc = main(["-q", "--udp", "--udp-timeout", NEVER, "-r", str(capture), "-o", str(out)])
     assert rc in (0, 1), rc
     found: dict[Key, list[tuple[int, bytes, int]]] = defaultdict(list)
     for line in (out / "flows.jsonl").read_text().splitlines():
