@@ -79,7 +79,8 @@ class UdpFlows:
         self.sensor = sensor
         self.timeout = options.udp_timeout_ns
         self.files_kept = "X" not in options.fflags
-        self.flows: OrderedDict[int, UdpFlow] = OrderedDict()    # least recently active first
+        # Least recently active first; by the flow itself: two flows may start in one frame (an A-MSDU).
+        self.flows: OrderedDict[UdpFlow, None] = OrderedDict()
         self.directions: dict[Key, UdpDirection] = {}
         self.capture = ""
         self.frame_base = 0
@@ -91,7 +92,7 @@ class UdpFlows:
 
     def add(self, d: Datagram) -> None:
         now = d.ts_ns
-        if self.timeout and self.flows and next(iter(self.flows.values())).last_ts < now - self.timeout:
+        if self.timeout and self.flows and next(iter(self.flows)).last_ts < now - self.timeout:
             self.expire(now)
         key = (d.src, d.dst, d.sport, d.dport, d.vlans)
         half = self.directions.get(key)
@@ -104,7 +105,7 @@ class UdpFlows:
             self.sink.datagram(d)
         flow = half.flow
         flow.last_ts = now
-        self.flows.move_to_end(flow.id)
+        self.flows.move_to_end(flow)
         if half.capture != self.capture:
             if half.packets:
                 half.spans.append((half.capture, half.span_first, half.last_frame))
@@ -138,7 +139,7 @@ class UdpFlows:
             flow = peer.flow
         else:     # the ordinal of its first packet, as a TCP connection's id
             flow = UdpFlow(self.frame_base + d.frame, d)
-            self.flows[flow.id] = flow
+            self.flows[flow] = None
             self.counters["udp-flows"] += 1
         half = self.directions[key] = UdpDirection(flow, key, d, self.capture)
         flow.directions.append(half)
@@ -150,17 +151,17 @@ class UdpFlows:
             return
         limit = now_ns - self.timeout
         while self.flows:
-            flow = next(iter(self.flows.values()))
+            flow = next(iter(self.flows))
             if flow.last_ts >= limit:
                 break
             self._finish(flow, "idle")
 
     def close_all(self) -> None:
-        for flow in list(self.flows.values()):
+        for flow in list(self.flows):
             self._finish(flow, "end-of-input")
 
     def _finish(self, flow: UdpFlow, reason: str) -> None:
-        del self.flows[flow.id]
+        del self.flows[flow]
         for half in flow.directions:
             del self.directions[half.key]
             self.emit(self._close(half, reason))

@@ -237,3 +237,12 @@ def test_idle_sweeps_close_silent_udp_flows(tmp_path):
     wire.table.expire(12 * S)
     assert [(r.filename, r.close_reason) for r in wire.records] == [(QUERY, "idle")]
     assert wire.read(QUERY) == b"x"
+
+
+def test_two_flows_starting_in_one_frame_both_end(tmp_path):
+    """An 802.11 A-MSDU can carry the first datagrams of two flows: the same frame, two flows."""
+    wire = Wire(tmp_path, udp=True)
+    wire.table.udp.add(Datagram(4, A, B, 1234, 53, 0, 0, 0, b"x", 7, 1 * S))
+    wire.table.udp.add(Datagram(4, A, B, 1235, 53, 0, 0, 0, b"y", 7, 1 * S))
+    records = wire.close()
+    assert sorted(r.sport for r in records.values()) == [1234, 1235]
