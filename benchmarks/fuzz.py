@@ -359,9 +359,10 @@ class Batch:
 CHILD = ("import sys; import forensics_tcpflow.engine as e; from forensics_tcpflow.cli import main;"
          " e.fast_header = e.fast_header if sys.argv[1] == 'fast' else (lambda head: None);"
          " sys.exit(main(sys.argv[2:]))")
-# Runs take turns with these: the general path, the fast path, merged evidence, other reassembly choices.
+# Runs take turns with these: the general path, the fast path, merged evidence, other reassembly choices
+# (UDP flows among them).
 VARIANTS: tuple[tuple[str, ...], ...] = (("general",), ("fast",), ("general", "--merge"),
-                                         ("general", "--overlap", "last", "--idle-timeout", "1", "-F", "c"))
+                                         ("general", "--overlap", "last", "--idle-timeout", "1", "-F", "c", "--udp"))
 
 
 def run_folder(folder: Path, out: Path, deadline: float, variant: tuple[str, ...] = VARIANTS[0]) -> Batch:
