@@ -246,3 +246,14 @@ def test_two_flows_starting_in_one_frame_both_end(tmp_path):
     wire.table.udp.add(Datagram(4, A, B, 1235, 53, 0, 0, 0, b"y", 7, 1 * S))
     records = wire.close()
     assert sorted(r.sport for r in records.values()) == [1234, 1235]
+
+
+def test_http_scanner_reads_tcp_flows_only(tmp_path):
+    """HTTP-looking datagrams (SSDP is HTTP over UDP) give no bodies: -e http is TCP-only."""
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+    frames = [(1 * S, dgram(request, sport=1234, dport=80)), (2 * S, dgram(response, B, A, 80, 1234))]
+    rc, out, _ = run(tmp_path, frames, "--udp", "-e", "http")
+    assert rc == 0
+    assert (out / "010.000.000.002.00080-010.000.000.001.01234-udp").read_bytes() == response
+    assert not list(out.glob("*HTTP*"))
