@@ -361,9 +361,10 @@ CHILD = ("import os, sys; sys.argv[1] == 'twin' and os.environ.__setitem__('FTF_
          " import forensics_tcpflow.engine as e; from forensics_tcpflow.cli import main;"
          " e.kernel_header = e.kernel_header if sys.argv[1] in ('kernel', 'twin') else (lambda head: None);"
          " sys.exit(main(sys.argv[2:]))")
-# Runs take turns with these: the general path, the kernel, its twin, merged evidence, other reassembly choices.
+# Runs take turns with these: the general path, the kernel, its twin, merged evidence, other reassembly
+# choices (UDP flows among them).
 VARIANTS: tuple[tuple[str, ...], ...] = (("general",), ("kernel",), ("twin",), ("general", "--merge"),
-                                         ("general", "--overlap", "last", "--idle-timeout", "1", "-F", "c"))
+                                         ("general", "--overlap", "last", "--idle-timeout", "1", "-F", "c", "--udp"))
 
 
 def run_folder(folder: Path, out: Path, deadline: float, variant: tuple[str, ...] = VARIANTS[0]) -> Batch:

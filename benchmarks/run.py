@@ -40,12 +40,13 @@ class Row:
     target: float
     cluster: str = ""          # --cluster ADDRESS (e.g. local:2): the jobs on Dask workers
     kernel: str = ""           # "python": the pure-Python twin forced (FTF_KERNEL=python)
+    udp: bool = False          # ours with --udp (the workloads hold no UDP: what the option costs when idle)
 
     @property
     def mode(self) -> str:
-        """How ours ran, for the table: -j N, the default, --cluster ADDRESS; and the twin when forced."""
+        """How ours ran, for the table: -j N, the default, --cluster ADDRESS; the twin when forced; --udp."""
         mode = f"--cluster {self.cluster}" if self.cluster else f"-j {self.jobs}" if self.jobs else "default"
-        return mode + (" (twin)" if self.kernel else "")
+        return mode + (" (twin)" if self.kernel else "") + (" --udp" if self.udp else "")
 
 
 # The compiled-kernel rows first (default options, real-traffic shapes), the twin forced beside them.
@@ -55,6 +56,7 @@ ROWS = (Row("mix-bulk", 0, 1.5), Row("mix-small", 0, 2.0), Row("mix-short", 0, 2
         Row("mix-bulk", 1, 1.0), Row("mix-small", 1, 1.0), Row("mix-short", 1, 1.0),
         Row("bulk", 1, 1.0), Row("small", 1, 1.0), Row("short", 1, 1.0), Row("split", 2, 2.0), Row("bulk", 2, 1.5))
 ROWS += (Row("split", 2, 1.5, cluster="local:2"),)   # a Dask LocalCluster of 2 workers beside -j 2
+ROWS += (Row("mix-small", 1, 1.0, udp=True),)        # beside mix-small -j 1: --udp must cost nothing without UDP
 RSS_TARGET_MB = {"short": 256, "mix-bulk": 256, "mix-small": 256, "mix-short": 256}
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_pcaps"
 ONE_CONNECTION = SAMPLES / "http.pcap"
@@ -133,10 +135,10 @@ def timed(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Timi
     return Timing(seconds, rss_kb, status, cpu)
 
 
-def ours_command(info: CaptureInfo, out: Path, jobs: int, cluster: str = "") -> list[str]:
+def ours_command(info: CaptureInfo, out: Path, jobs: int, cluster: str = "", udp: bool = False) -> list[str]:
     return [sys.executable, "-m", "forensics_tcpflow", capture_input(info), "-o", str(out),
             *(("-j", str(jobs)) if jobs else ()), "--hash", "md5,sha256", "--report", "dfxml,jsonl,csv", "-q",
-            *(("--cluster", cluster) if cluster else ())]
+            *(("--cluster", cluster) if cluster else ()), *(("--udp",) if udp else ())]
 
 
 def python_share(report: Path) -> float | None:
@@ -213,7 +215,7 @@ def run_row(row: Row, info: CaptureInfo, repeat: int, out_root: Path, log: Path)
         with tempfile.TemporaryDirectory(prefix="ftf-bench-", dir=out_root) as tmp:
             ours, theirs = Path(tmp) / "ours", Path(tmp) / "tcpflow"
             env = {"FTF_KERNEL": row.kernel} if row.kernel else None
-            result.ours.append(timed(ours_command(info, ours, row.jobs, row.cluster), log, env))
+            result.ours.append(timed(ours_command(info, ours, row.jobs, row.cluster, row.udp), log, env))
             result.tcpflow.append(run_tcpflow(info, theirs, log))
             if i == 0:
                 result.differences = compare_outputs(ours, theirs)

@@ -72,7 +72,9 @@ def flows(
     unprocessed: Optional[str] = typer.Option(None, "-w", metavar="FILE", help="Save the IP packets that hold no TCP to this pcap file.", rich_help_panel=OUTPUT),
     overlap: str = typer.Option("first", "--overlap", metavar="first|last", help="Which copy wins on conflicting overlaps (tcpflow: last).", rich_help_panel=OUTPUT),
     idle_timeout: Optional[float] = typer.Option(None, "--idle-timeout", metavar="SECONDS", help="Close a connection idle this many seconds (0: never; default 0 for files, 300 for -i).", rich_help_panel=OUTPUT),
-    console: bool = typer.Option(False, "-c", metavar="", help="Print each TCP segment with data to standard output as it arrives; no flow files (a report only with -o or -X).", rich_help_panel=CONSOLE),
+    udp: bool = typer.Option(False, "--udp", metavar="", help="Also write UDP flows: each direction's datagram payloads in arrival order, named as TCP flows plus '-udp' (%P in -T places it), with a .findx index of every datagram; datagrams of a tunnel we decapsulate are not flows, their inner traffic is.", rich_help_panel=OUTPUT),
+    udp_timeout: float = typer.Option(60.0, "--udp-timeout", min=0.0, metavar="SECONDS", help="A UDP flow silent this many seconds of capture time ends (0: never); the same addresses and ports then start the next cN.", rich_help_panel=OUTPUT),
+    console: bool = typer.Option(False, "-c", metavar="", help="Print each TCP segment (and with --udp each UDP datagram) with data to standard output as it arrives; no flow files (a report only with -o or -X).", rich_help_panel=CONSOLE),
     console_bare: bool = typer.Option(False, "-C", metavar="", help="As -c, without the flow name before each segment.", rich_help_panel=CONSOLE),
     hex_output: bool = typer.Option(False, "-D", metavar="", help="Print in hex with an ASCII column.", rich_help_panel=CONSOLE),
     strip: bool = typer.Option(False, "-s", metavar="", help="Non-printable characters as '.' (the default of -c/-C unless -B).", rich_help_panel=CONSOLE),
@@ -82,7 +84,7 @@ def flows(
     color: bool = typer.Option(False, "-g", metavar="", help="Client-to-server segments blue, the others red.", rich_help_panel=CONSOLE),
     hashes: str = typer.Option("md5,sha256", "--hash", metavar="NAMES", help="Hashes per flow file: md5,sha1,sha256,sha512.", rich_help_panel=POST),
     all_scanners: bool = typer.Option(False, "-a", metavar="", help="Run every scanner (tcpflow's -a: md5, http, netviz; and tls, yara).", rich_help_panel=POST),
-    enable: list[str] = typer.Option([], "-e", metavar="NAME", show_default=False, help="Enable a scanner: http (bodies into files), netviz (report.pdf/png), tls (handshake facts, certificates), yara (needs --yara-rules), md5; repeatable.", rich_help_panel=POST),
+    enable: list[str] = typer.Option([], "-e", metavar="NAME", show_default=False, help="Enable a scanner: http (bodies into files; TCP flows only), netviz (report.pdf/png), tls (handshake facts, certificates), yara (needs --yara-rules), md5; repeatable.", rich_help_panel=POST),
     exclusive: Optional[str] = typer.Option(None, "-E", metavar="NAME", help="Run only this scanner (-E http: bodies without per-flow hashes).", rich_help_panel=POST),
     disable: list[str] = typer.Option([], "-x", metavar="NAME", show_default=False, help="Disable a scanner (-x md5: no per-flow hashes); repeatable.", rich_help_panel=POST),
     no_decompress: bool = typer.Option(False, "-Z", metavar="", help="Write HTTP bodies as sent: no gzip/deflate decoding.", rich_help_panel=POST),
@@ -152,8 +154,8 @@ def flows(
         max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB), user=user,
         chroot=chroot, console=console or console_bare, console_header=not console_bare and not json_output,
         console_format=_console_format(hex_output, json_output, binary), console_color=color,
-        console_newline=not no_newline, findx=findx, unprocessed=unprocessed, packet_files=packet_files,
-        verbosity=10 if verbose else debug,
+        console_newline=not no_newline, findx=findx and not packet_files, unprocessed=unprocessed, packet_files=packet_files,
+        verbosity=10 if verbose else debug, udp=udp, udp_timeout_ns=int(udp_timeout * NS),
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version

@@ -404,7 +404,7 @@ def _finish(plan: RunPlan, env: Environment, start_ns: int, jobs: list[Job],
     if options.findx or options.packet_files:
         gate.settle.done()    # the last job's files are in place before they are hashed
     others = [("unprocessed", Path(options.unprocessed))] if options.unprocessed else []
-    run_info.outputs = outputs_written(Path(options.outdir), report_path.parent, options.findx, options.packet_files,
+    run_info.outputs = outputs_written(Path(options.outdir), report_path.parent, options.packet_files,
                                        [*others, *(("picture", path) for path in scans.files)])
     run_info.end_ns = env.clock_ns()
     write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, gate, scans)

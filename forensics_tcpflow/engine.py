@@ -111,6 +111,8 @@ def _process(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSi
     first_label = captures[0][1] if captures else ""
     table = FlowTable(options, sink, emit, first_label, build_template(options.template, options.fflags),
                       Path(captures[0][0]).name if captures else "")
+    if table.udp is not None:      # --udp: the decoder hands each UDP datagram of a flow to the UDP table
+        decoder.on_datagram = shard.owned(table.udp.add)
     interrupted = False
     before: Counter[str] = Counter()
     overlaps = 0

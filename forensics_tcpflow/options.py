@@ -58,5 +58,7 @@ class Options:
     unprocessed: str | None = None           # -w FILE: IP packets without TCP, as a pcap
     packet_files: bool = False               # -K: a pcap per direction instead of its flow file
     verbosity: int = 1                       # -d N (-v is 10)
+    udp: bool = False                        # --udp: UDP flows beside the TCP ones
+    udp_timeout_ns: int = 60 * NS            # --udp-timeout: capture time a UDP flow may stay silent before cN+1
     cluster: str | None = None               # Dask scheduler address, or "local:N" for a LocalCluster
     extra: dict[str, str] = field(default_factory=dict)

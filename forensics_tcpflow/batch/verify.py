@@ -34,6 +34,8 @@ _BODY_NAME, _BODY_HASHES = f"{{{FTF_NS}}}filename", {name: f"{{{FTF_NS}}}{name}"
 _SAVED = f"{{{FTF_NS}}}saved_capture"     # the packets of a live capture, kept with --save-capture
 _CERTIFICATE = f"{{{FTF_NS}}}certificate"   # -e tls: a certificate written as <flow>-CERT-NNN.der
 _OUTPUT, _RUN, _DERIVED, _OPTION = (f"{{{FTF_NS}}}{tag}" for tag in ("output", "run", "derived", "option"))
+_FLOW = f"{{{FTF_NS}}}flow"
+_INDEX_PREFIX = "index_"                  # the flow's .findx: index_filename and index_<hash> attributes
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,12 @@ def expected_files(report: Path, run: dict[str, str] | None = None) -> Iterator[
             if name:
                 digests = {d.get("type", ""): (d.text or "").strip() for d in element.iter(_HASHDIGEST)}
                 yield "flow", Expected(report_dir / name, name, digests)
+            flow = element.find(_FLOW)
+            index = flow.get("index_filename") if flow is not None else None
+            if index:
+                digests = {key[len(_INDEX_PREFIX):]: value for key, value in flow.attrib.items()
+                           if key.startswith(_INDEX_PREFIX) and key != "index_filename"}
+                yield "flow", Expected(report_dir / index, index, digests)
             for run in element.iter(_BYTE_RUN):
                 body = run.get(_BODY_NAME)
                 if body:

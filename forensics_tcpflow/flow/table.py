@@ -19,11 +19,12 @@ from typing import Callable
 from ..decode.segment import TH_ACK, TH_FIN, TH_RST, TH_SYN, Segment
 from ..options import NS, Options
 from ..sink import FlowFile, FlowSink
-from ..sink.findx import SUFFIX as FINDX_SUFFIX, findx_text
+from ..sink.findx import write_findx
 from .community_id import community_id
-from .naming import NameFields, expand, format_mac, printable_address
+from .naming import NameFields, create_named, format_mac, printable_address
 from .reassembly import HOLE, TRUNCATED, Direction, signed32
 from .record import FlowRecord
+from .udp import UdpFlows
 
 RECENT_LIMIT = 16384
 LINGER_NS = 4 * NS          # capture time a closed or reset connection keeps taking late segments
@@ -42,7 +43,7 @@ class Half:
     __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
                  "packets", "caplen_short", "reassembled", "wire_bytes", "captured_bytes", "mac_src", "mac_dst", "role",
                  "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason",
-                 "capture", "span_first", "spans", "facts", "index")
+                 "capture", "span_first", "spans", "facts", "index", "index_name", "index_hashes")
 
     def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
         self.conn = conn
@@ -70,6 +71,8 @@ class Half:
         self.spans: list[tuple[str, int, int]] = []  # earlier captures: (capture, first frame, last frame)
         self.facts = seg.facts                     # link-layer facts of its first packet (pflog, NFLOG)
         self.index: list[tuple[int, int, int]] | None = None   # -I: (offset, ts, length) per stored segment
+        self.index_name = ""                       # -I: the .findx written at close, and its digests
+        self.index_hashes: dict[str, str] = {}
 
 
 def count_packets(half: Half, packets: int, wire: int, cap: int, ts_ns: int, frame: int) -> None:
@@ -117,6 +120,8 @@ class FlowTable:
         self.files_kept = "X" not in options.fflags    # -FX: report only, no file to name
         self.start_new = True
         self.on_evict: Callable[[Half], None] = _nothing   # the kernel hands over what it holds of a closing half
+        # --udp: the UDP flows, fed by the decoder (Decoder.on_datagram), sharing captures and counters
+        self.udp = UdpFlows(options, sink, emit, self.counters, template, sensor) if options.udp else None
 
     # -- per segment -----------------------------------------------------
     def add(self, seg: Segment) -> None:
@@ -308,6 +313,8 @@ class FlowTable:
         self.capture = capture
         self.frame_base = frames_before
         self.start_new = start_new
+        if self.udp is not None:
+            self.udp.begin_capture(capture, frames_before, start_new)
 
     def _next_capture(self, half: Half, seg: Segment) -> None:
         if half.packets:          # before its first packet a direction only takes the capture's name
@@ -337,16 +344,10 @@ class FlowTable:
     def _open(self, half: Half) -> FlowFile:
         """Name the direction on its first stored byte, as tcpflow does, taking the next free cN."""
         src, dst, sport, dport, vlans = half.key
-        count = 0
-        while True:
-            fields = NameFields(half.conn.family, src, dst, sport, dport, vlans, half.mac_src,
-                                half.mac_dst, half.first_ts, count, half.conn.id, self.sensor)
-            name = expand(self.template, fields)
-            file = self.sink.create(name)
-            if file is not None:
-                half.name, half.connection_index = name, count
-                return file
-            count += 1
+        half.name, half.connection_index, file = create_named(self.sink, self.template, lambda count: NameFields(
+            half.conn.family, src, dst, sport, dport, vlans, half.mac_src, half.mac_dst, half.first_ts, count,
+            half.conn.id, self.sensor))
+        return file
 
     # -- closing ---------------------------------------------------------
     def _close_half(self, half: Half, reason: str) -> None:
@@ -363,10 +364,7 @@ class FlowTable:
                 self._write_index(half)
 
     def _write_index(self, half: Half) -> None:
-        index = self.sink.create(half.name + FINDX_SUFFIX)
-        if index is not None:
-            index.write(0, findx_text(half.index or []))
-            index.close(half.first_ts)
+        half.index_name, half.index_hashes = write_findx(self.sink, half.name, half.index or [], half.first_ts)
         half.index = None
 
     def _expire_resets(self) -> None:
@@ -429,11 +427,15 @@ class FlowTable:
             if conn.last_ts > limit:
                 break
             self._finish_connection(conn, "idle")
+        if self.udp is not None:     # a live capture's idle sweeps close silent UDP flows too
+            self.udp.expire(now_ns)
 
     def close_all(self) -> None:
         for conn in list(self.connections.values()):
             self._finish_connection(conn, "end-of-input")
         self._release(None)
+        if self.udp is not None:
+            self.udp.close_all()
 
     # -- reporting -------------------------------------------------------
     def _record(self, half: Half) -> FlowRecord:
@@ -457,4 +459,6 @@ class FlowTable:
             holes=s.ranges(HOLE), truncated=s.ranges(TRUNCATED), overlaps=list(s.overlaps),
             sources=[*half.spans, (half.capture, half.span_first, half.last_frame)] if half.spans else [],
             link_facts=half.facts or {},
+            index_filename=half.index_name if self.files_kept else "",
+            index_hashes=half.index_hashes if self.files_kept else {},
         )

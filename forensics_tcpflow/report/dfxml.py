@@ -263,10 +263,15 @@ def flow_attributes(rec: FlowRecord) -> dict[str, str]:
     attrs = {
         "startime": iso_time(rec.first_ts_ns), "endtime": iso_time(rec.last_ts_ns),
         "family": _AF_FAMILY[rec.family], "src_ipn": rec.src, "dst_ipn": rec.dst,
-        "srcport": str(rec.sport), "dstport": str(rec.dport), "packets": str(rec.packets),
+        "srcport": str(rec.sport), "dstport": str(rec.dport),
+    }
+    if rec.protocol != "tcp":       # absent: TCP, as in every report before --udp
+        attrs["protocol"] = rec.protocol
+    attrs.update({
+        "packets": str(rec.packets),
         "out_of_order_count": str(rec.out_of_order), "violations": str(rec.violations),
         "len": str(rec.wire_bytes),
-    }
+    })
     if rec.captured_bytes < rec.wire_bytes:
         attrs["caplen"] = str(rec.captured_bytes)
     if rec.mac_src:
@@ -395,7 +400,11 @@ class DfxmlWriter(AtomicWriter):
         if name:
             parts.extend(f'\n    <hashdigest type="{algorithm}">{rec.hashes[algorithm]}</hashdigest>'
                          for algorithm in sorted(rec.hashes))
-        parts.append(f"\n    <ftf:flow {_attributes(flow_attributes(rec))}>")
+        attrs = flow_attributes(rec)
+        if rec.index_filename:
+            attrs["index_filename"] = xml_safe(report_filename(rec.index_filename, ctx.options.outdir, ctx.report_dir))
+            attrs.update((f"index_{algorithm}", rec.index_hashes[algorithm]) for algorithm in sorted(rec.index_hashes))
+        parts.append(f"\n    <ftf:flow {_attributes(attrs)}>")
         if rec.holes or rec.truncated or rec.overlaps or rec.sources:
             parts.extend(f"\n      <ftf:{tag} {_attributes(attrs)}></ftf:{tag}>" for tag, attrs in _flow_children(rec))
             parts.append("\n    ")

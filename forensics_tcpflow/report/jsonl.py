@@ -35,6 +35,8 @@ class JsonlWriter(AtomicWriter):
     def add(self, rec: FlowRecord) -> None:
         row = flow_to_dict(rec)
         row["filename"] = report_filename(rec.filename, self._context.options.outdir, self._context.report_dir)
+        row["index_filename"] = report_filename(rec.index_filename, self._context.options.outdir,
+                                                self._context.report_dir)
         row["start_time"] = iso_time(rec.first_ts_ns)
         row["end_time"] = iso_time(rec.last_ts_ns)
         self._out.file.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")

@@ -1,4 +1,4 @@
-"""The files a run writes besides its flow files and its reports (-I indexes, -K pcaps, the -w
+"""The files a run writes besides its flow files, their indexes and its reports (-K pcaps, the -w
 capture, netviz pictures), hashed once they are complete: the report vouches for them as for flow
 files, and `verify` hashes them again."""
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..batch.journal import STATE_DIR
-from ..sink.findx import SUFFIX as FINDX_SUFFIX
 from ..sink.packets import SUFFIX as PCAP_SUFFIX
 
 OUTPUT_HASHES = ("md5", "sha256")
@@ -21,7 +20,7 @@ OUTPUT_HASHES = ("md5", "sha256")
 class Output:
     """One file the run wrote: its kind, its path as seen from the report's folder, its size and digests."""
 
-    kind: str             # "findx" | "packets" | "unprocessed" | "picture"
+    kind: str             # "packets" | "unprocessed" | "picture"
     path: str
     size: int
     md5: str
@@ -46,13 +45,11 @@ def files_below(root: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
-def outputs_written(outdir: Path, report_dir: Path, findx: bool, packet_files: bool,
+def outputs_written(outdir: Path, report_dir: Path, packet_files: bool,
                     others: Iterable[tuple[str, Path]]) -> list[Output]:
-    """The -I and -K files under OUT (by their suffixes) and the `others` (kind, path), hashed."""
-    suffixes = {suffix: kind for suffix, kind, on in ((FINDX_SUFFIX, "findx", findx),
-                                                      (PCAP_SUFFIX, "packets", packet_files)) if on}
-    found = [(suffixes[path.suffix], path) for path in (files_below(outdir) if suffixes else ())
-             if path.suffix in suffixes]
+    """The -K files under OUT (by their suffix) and the `others` (kind, path), hashed. (A flow's
+    .findx index is named and hashed with its flow: index_filename.)"""
+    found = [("packets", path) for path in (files_below(outdir) if packet_files else ()) if path.suffix == PCAP_SUFFIX]
     return [_hashed(kind, path, report_dir) for kind, path in [*found, *others]]
 
 

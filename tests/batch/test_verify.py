@@ -132,3 +132,14 @@ def test_verify_checks_out_and_nothing_else(tmp_path: Path) -> None:
     assert not any(line.startswith("interrupted") for line in lines)
     report.write_text(report.read_text().replace('interrupted="false"', 'interrupted="true"', 1))
     assert any(line.startswith("interrupted:") for line in _said("verify", str(report))[1])
+
+
+def test_findx_indexes_are_vouched_for(tmp_path: Path) -> None:
+    """-I indexes are named and hashed in the report (index_filename, index_<hash>), so verify checks them."""
+    out = tmp_path / "out"
+    assert run_cli(str(CORPUS / "tcpflow__test7-three-flows.pcap"), "-o", str(out), "-q", "-I") == 0
+    verdict = verify_report(out / "report.xml")
+    assert verdict.ok and verdict.flow_files == 6
+    index = next(out.glob("*.findx"))
+    index.write_text("0|0.000000|1\n")
+    assert verify_report(out / "report.xml").changed == [index.name]
