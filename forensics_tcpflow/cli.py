@@ -173,6 +173,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = env or Environment()
     env.command_line = env.command_line or shlex.join(["forensics-tcpflow", *argv])
+    env.argv, env.cwd = env.argv or tuple(argv), env.cwd or os.getcwd()
     from .tools import TOOLS
     command = TOOLS.get(argv[0]) if argv else None
     target = command if command is not None else app

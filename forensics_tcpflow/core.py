@@ -32,7 +32,7 @@ from .report.registry import is_large, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .privileges import account
-from .runinfo import make_run_info
+from .runinfo import make_run_info, replay_info
 from .scan.registry import ScanContext, ScanResults, post_scanners, run_scanners
 from .sink.console import ConsolePrinter
 from .sink.packets import DirectionPcaps
@@ -416,6 +416,7 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     run_info.skipped = tally.skipped + not_done
     run_info.interrupted = interrupted
     run_info.cluster = cluster
+    run_info.replay = replay_info(env.argv, env.cwd)
     run_info.exit_status = int(status)
     labels = list(dict.fromkeys(label for job in jobs for _, label in job.captures))
     spools = [spool for _, spool in (done[index] for index in sorted(done))]

@@ -72,6 +72,19 @@ class InputSummary:
     workers: list[str] = field(default_factory=list)   # --cluster: the Dask workers that ran it
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayInfo:
+    """What `reproduce` needs to run the same command again: the arguments exactly as given (before any
+    rewrite of ours), the folder they were given in, and the software and platform that ran them."""
+
+    argv: tuple[str, ...]
+    cwd: str
+    version: str
+    libraries: dict[str, str]
+    platform: str
+    implementation: str
+
+
 @dataclass(slots=True)
 class RunInfo:
     """The run as an object: who ran what, where, when, with which software."""
@@ -95,3 +108,4 @@ class RunInfo:
     options: dict[str, str] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
     cluster: dict[str, str] = field(default_factory=dict)   # --cluster: scheduler address, Dask versions
+    replay: ReplayInfo | None = None       # <ftf:replay>: how to run this again (`reproduce`)

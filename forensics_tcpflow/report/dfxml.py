@@ -21,7 +21,7 @@ from lxml import etree
 from forensics_tcpflow.capture.evidence import HASHES
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
-from forensics_tcpflow.provenance import InputSummary, LiveInfo, RunInfo
+from forensics_tcpflow.provenance import InputSummary, LiveInfo, ReplayInfo, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import byte_run_attributes
 from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
@@ -236,6 +236,20 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
             for path, reason in ctx.run.skipped:
                 out.leaf(F("skipped"), None, {"path": path, "reason": reason})
             out.leaf(F("input_totals"), None, _input_totals(ctx.inputs))
+        if ctx.run.replay is not None:
+            _write_replay(out, ctx.run.replay)
+
+
+def _write_replay(out: _XmlOut, replay: ReplayInfo) -> None:
+    """<ftf:replay>: the arguments as given, one element each (no quoting to undo), for `reproduce`."""
+    attrs = {"cwd": replay.cwd, "version": replay.version, "platform": replay.platform,
+             "implementation": replay.implementation}
+    with out.element(F("replay"), attrs):
+        with out.element(F("argv")):
+            for arg in replay.argv:
+                out.leaf(F("arg"), arg)
+        for name, version in replay.libraries.items():
+            out.leaf(F("library"), None, {"name": name, "version": version})
 
 
 def _write_creator(out: _XmlOut, run: RunInfo) -> None:
