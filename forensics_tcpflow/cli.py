@@ -20,7 +20,8 @@ EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could no
              " the report is complete and marked interrupted; continue with --resume; with -i they end the capture"
              " normally: 0).\n\n"
              "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
-             " `validate REPORT` checks a report against its schemas.")
+             " `validate REPORT` checks a report against its schemas; `diff REPORT_A REPORT_B` compares two runs;"
+             " `reproduce REPORT -o NEWOUT` replays a run and diffs it with the recorded one.")
 
 LIVE_IDLE_SECONDS = 300.0     # a live capture closes idle connections: memory stays bounded, files appear
 MB = 1 << 20

@@ -62,7 +62,8 @@ class Verdict:
                f" {len(self.missing)} missing, {len(self.changed)} changed, {len(self.extra)} extra")
 
 
-def _digests(path: Path, algorithms: list[str]) -> dict[str, str]:
+def file_digests(path: Path, algorithms: list[str]) -> dict[str, str]:
+    """The digests of one file, read once."""
     hashers = {name: hashlib.new(name) for name in algorithms}
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -82,8 +83,7 @@ def _input_path(recorded: str, absolute: str, report_dir: Path) -> Path:
 def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
     """("flow" | "body" | "input", Expected) for every file the report names, streamed."""
     report_dir = report.parent
-    for _, element in etree.iterparse(str(report), events=("end",), tag=(_FILEOBJECT, _INPUT, _SAVED),
-                                      huge_tree=True):
+    for element in report_elements(report, (_FILEOBJECT, _INPUT, _SAVED)):
         if element.tag == _SAVED:
             recorded = element.get("path", "")
             yield "input", Expected(_input_path(recorded, recorded, report_dir), recorded,
@@ -104,12 +104,26 @@ def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
                 if body:
                     found = {algorithm: run.get(attribute, "") for algorithm, attribute in _BODY_HASHES.items()}
                     yield "body", Expected(report_dir / body, body, found)
-            element.clear()
-            while element.getprevious() is not None:
-                del element.getparent()[0]
 
 
-def _files_below(root: Path) -> Iterator[Path]:
+def report_elements(report: Path, tags: tuple[str, ...]) -> Iterator[etree._Element]:
+    """Every element of these tags, complete, in document order; each is dropped once the caller moves
+    on (with what came before it), so memory stays flat over any number of fileobjects."""
+    for _, element in etree.iterparse(str(report), events=("end",), tag=tags, huge_tree=True):
+        yield element
+        element.clear()
+        while element.getprevious() is not None:
+            del element.getparent()[0]
+
+
+def report_outputs(report: Path) -> set[Path]:
+    """The report and the indexes and pictures written beside it: files of the run that no report line names."""
+    return {WRITERS[name].target(report) for name in WRITERS} | {report.parent / name
+                                                                 for name in (*BODY_INDEXES, *PICTURES)}
+
+
+def files_below(root: Path) -> Iterator[Path]:
+    """Every file under root in sorted order, but the run's state folder (journal, staging)."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != STATE_DIR)
         for name in sorted(filenames):
@@ -148,10 +162,8 @@ def verify_report(report: Path) -> Verdict:
 
 
 def _compare(report: Path, verdict: Verdict, named: _Named) -> None:
-    for name in WRITERS:
-        named.add(WRITERS[name].target(report))
-    for name in (*BODY_INDEXES, *PICTURES):
-        named.add(report.parent / name)
+    for path in report_outputs(report):
+        named.add(path)
     for kind, item in expected_files(report):
         named.add(item.path)
         if kind == "flow":
@@ -163,9 +175,9 @@ def _compare(report: Path, verdict: Verdict, named: _Named) -> None:
         if not item.path.is_file():
             verdict.missing.append(item.name)
             continue
-        found = _digests(item.path, [name for name in item.digests if name in hashlib.algorithms_available])
+        found = file_digests(item.path, [name for name in item.digests if name in hashlib.algorithms_available])
         if any(found.get(name) not in (None, digest) for name, digest in item.digests.items()):
             verdict.changed.append(item.name)
-    for path in _files_below(report.parent):
+    for path in files_below(report.parent):
         if path not in named:
             verdict.extra.append(os.path.relpath(path, report.parent).replace(os.sep, "/"))
