@@ -7,6 +7,7 @@ imports this module for every command line, --help included.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import typer
 
@@ -51,28 +52,35 @@ def verify(ctx: typer.Context, report: Path = typer.Argument(..., exists=True, d
     raise typer.Exit(int(ExitStatus.OK if verdict.ok else ExitStatus.VERIFY_MISMATCH))
 
 
-def _show(env: Environment, lines: list[str], json_text: str | None) -> None:
-    env.stdout.write(json_text + "\n" if json_text is not None else "".join(f"{line}\n" for line in lines))
+def _audit(env: Environment, all_: bool, as_json: bool, step: Callable[[Callable[[str], None]], Path | None],
+           report: Path) -> None:
+    """Run `step` (it returns the other report, or None after saying why nothing can be compared), diff the
+    two runs and exit with the verdict: the shared end of `diff` and `reproduce`."""
+    from lxml import etree
+
+    from .audit.diff import LIMIT, diff_reports
+    say = env.log if as_json else (lambda line: env.stdout.write(f"{line}\n"))
+    try:
+        other = step(say)
+        verdict = diff_reports(report, other, None if all_ else LIMIT) if other is not None else None
+    except (OSError, ValueError, etree.XMLSyntaxError) as exc:
+        env.error(f"cannot read a report: {exc}")
+        raise typer.Exit(int(ExitStatus.INPUT_ERRORS))
+    if verdict is not None:
+        env.stdout.write(verdict.as_json() + "\n" if as_json else "".join(f"{line}\n" for line in verdict.lines()))
+        raise typer.Exit(int(ExitStatus.OK if verdict.identical else ExitStatus.VERIFY_MISMATCH))
+
+
+_ALL = typer.Option(False, "--all", help="Every difference, not the first 20 of each kind.")
 
 
 @diff_app.command(help="Compare two runs by their reports and the files they name: inputs, options that change"
                   " output, versions, every flow file, body and other file, and the flows' facts. A summary first,"
                   " then the first 20 of each kind." + AUDIT_EXIT)
 def diff(ctx: typer.Context, report_a: Path = typer.Argument(..., metavar="REPORT_A"),
-         report_b: Path = typer.Argument(..., metavar="REPORT_B"),
-         all_: bool = typer.Option(False, "--all", help="Every difference, not the first 20 of each kind."),
+         report_b: Path = typer.Argument(..., metavar="REPORT_B"), all_: bool = _ALL,
          as_json: bool = typer.Option(False, "--json", help="The verdict as JSON.")) -> None:
-    from lxml import etree
-
-    from .audit.diff import LIMIT, diff_reports
-    env: Environment = ctx.obj
-    try:
-        verdict = diff_reports(report_a, report_b, None if all_ else LIMIT)
-    except (OSError, ValueError, etree.XMLSyntaxError) as exc:
-        env.error(f"cannot read a report: {exc}")
-        raise typer.Exit(int(ExitStatus.INPUT_ERRORS))
-    _show(env, list(verdict.lines()), verdict.as_json() if as_json else None)
-    raise typer.Exit(int(ExitStatus.OK if verdict.identical else ExitStatus.VERIFY_MISMATCH))
+    _audit(ctx.obj, all_, as_json, lambda say: report_b, report_a)
 
 
 @reproduce_app.command(help="Replay the run REPORT describes into NEWOUT, then diff the two runs. The first line"
@@ -81,25 +89,20 @@ def diff(ctx: typer.Context, report_a: Path = typer.Argument(..., metavar="REPOR
                        " (exit 2)." + AUDIT_EXIT)
 def reproduce(ctx: typer.Context, report: Path = typer.Argument(..., metavar="REPORT"),
               newout: Path = typer.Option(..., "-o", metavar="NEWOUT", help="Where the replay writes."),
-              all_: bool = typer.Option(False, "--all", help="Every difference, not the first 20 of each kind."),
+              all_: bool = _ALL,
               as_json: bool = typer.Option(False, "--json", help="The verdict as JSON (the versions line on stderr).")
               ) -> None:
-    from lxml import etree
-
-    from .audit.diff import LIMIT, diff_reports
     from .audit.reproduce import replay
     env: Environment = ctx.obj
-    say = env.log if as_json else (lambda line: env.stdout.write(f"{line}\n"))
-    try:
+    status = ExitStatus.OK
+
+    def step(say: Callable[[str], None]) -> Path | None:
+        nonlocal status
         status, new_report = replay(report, newout, env, say)
-        if new_report is None:
-            raise typer.Exit(status)
-        verdict = diff_reports(report, new_report, None if all_ else LIMIT)
-    except (OSError, ValueError, etree.XMLSyntaxError) as exc:
-        env.error(f"cannot read a report: {exc}")
-        raise typer.Exit(int(ExitStatus.INPUT_ERRORS))
-    _show(env, list(verdict.lines()), verdict.as_json() if as_json else None)
-    raise typer.Exit(int(ExitStatus.OK if verdict.identical else ExitStatus.VERIFY_MISMATCH))
+        return new_report
+
+    _audit(env, all_, as_json, step, report)
+    raise typer.Exit(int(status))
 
 
 TOOLS: dict[str, typer.Typer] = {"validate": validate_app, "verify": verify_app, "diff": diff_app,

@@ -38,6 +38,7 @@ class Replay:
     argv: tuple[str, ...]
     cwd: str
     report: Path
+    folders: tuple[Path, ...]     # where a moved -X or -w file goes: made in NEWOUT before the run
 
 
 def versions_line(run: Run) -> str:
@@ -76,7 +77,8 @@ def plan(run: Run, newout: Path) -> Replay:
         return os.path.normpath(os.path.join(target, os.path.relpath(os.path.join(run.cwd, path), base)))
 
     report = absolute.get("report_path") or os.path.join(absolute["outdir_given"], "report.xml")
-    return Replay(rewrite(run.argv, move), run.cwd, Path(move(report)))
+    return Replay(rewrite(run.argv, move), run.cwd, Path(move(report)),
+                  tuple(Path(move(path)).parent for name, path in given.items() if path and name != "outdir_given"))
 
 
 def check_inputs(run: Run) -> list[str]:
@@ -114,6 +116,8 @@ def replay(report: Path, newout: Path, env: Environment, say: Callable[[str], No
         env.error("cannot reproduce: the evidence is not what the report recorded (above); nothing was run")
         return int(ExitStatus.VERIFY_MISMATCH), None
     from ..cli import main
+    for folder in planned.folders:
+        folder.mkdir(parents=True, exist_ok=True)
     here = os.getcwd()
     os.chdir(planned.cwd)        # relative inputs name what they named then
     try:
