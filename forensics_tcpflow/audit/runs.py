@@ -198,8 +198,8 @@ class Store:
 
     def _on_disk(self, index: int, report: Path) -> Iterator[tuple[object, ...]]:
         skip = report_outputs(report)
-        for path in files_below(report.parent):
-            if path not in skip:
+        for path in files_below(report.parent, ordered=False):
+            if path not in skip and path.is_file():
                 yield self._hashed(index, path, os.path.relpath(path, report.parent).replace(os.sep, "/"))
 
     def _named_elsewhere(self, index: int, report: Path) -> Iterator[tuple[object, ...]]:

@@ -122,12 +122,29 @@ def report_outputs(report: Path) -> set[Path]:
                                                                  for name in (*BODY_INDEXES, *PICTURES)}
 
 
-def files_below(root: Path) -> Iterator[Path]:
-    """Every file under root in sorted order, but the run's state folder (journal, staging)."""
+def files_below(root: Path, ordered: bool = True) -> Iterator[Path]:
+    """Every file under root, but the run's state folder (journal, staging): in sorted order, or
+    unordered as each folder lists them, never holding a folder's names at once (400,000 flow files
+    in one folder are some 50 MB of names)."""
+    if not ordered:
+        yield from _streamed(root)
+        return
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != STATE_DIR)
         for name in sorted(filenames):
             yield Path(dirpath) / name
+
+
+def _streamed(root: Path) -> Iterator[Path]:
+    folders = [root]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != STATE_DIR:
+                        folders.append(Path(entry.path))
+                else:
+                    yield Path(entry.path)
 
 
 class _Named:
