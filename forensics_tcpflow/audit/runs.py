@@ -19,7 +19,7 @@ from lxml import etree
 from ..batch.verify import file_digests, files_below, report_elements, report_outputs
 from ..report.dfxml import D, F
 
-BATCH = 5000          # rows per executemany
+BATCH = 1000          # rows per executemany: a few hundred KB of facts in memory at a time
 NO_FILE = "(no file) "     # the key of a flow direction that wrote no file
 
 
@@ -198,9 +198,10 @@ class Store:
 
     def _on_disk(self, index: int, report: Path) -> Iterator[tuple[object, ...]]:
         skip = report_outputs(report)
+        cut = len(str(report.parent).rstrip(os.sep)) + 1
         for path in files_below(report.parent, ordered=False):
-            if path not in skip and path.is_file():
-                yield self._hashed(index, path, os.path.relpath(path, report.parent).replace(os.sep, "/"))
+            if path not in skip:
+                yield self._hashed(index, path, str(path)[cut:].replace(os.sep, "/"))
 
     def _named_elsewhere(self, index: int, report: Path) -> Iterator[tuple[object, ...]]:
         """Files the report names outside its own folder (a -X report beside OUT's parent, say)."""

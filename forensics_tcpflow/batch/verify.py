@@ -124,8 +124,8 @@ def report_outputs(report: Path) -> set[Path]:
 
 def files_below(root: Path, ordered: bool = True) -> Iterator[Path]:
     """Every file under root, but the run's state folder (journal, staging): in sorted order, or
-    unordered as each folder lists them, never holding a folder's names at once (400,000 flow files
-    in one folder are some 50 MB of names)."""
+    unordered as each folder lists them (regular files only), never holding a folder's names at once
+    (400,000 flow files in one folder are some 50 MB of names)."""
     if not ordered:
         yield from _streamed(root)
         return
@@ -143,7 +143,7 @@ def _streamed(root: Path) -> Iterator[Path]:
                 if entry.is_dir(follow_symlinks=False):
                     if entry.name != STATE_DIR:
                         folders.append(Path(entry.path))
-                else:
+                elif entry.is_file():         # no stat call: the folder listing says it
                     yield Path(entry.path)
 
 
