@@ -9,16 +9,14 @@ output paths (-o, -X, -w) move into NEWOUT, keeping their layout, and --resume/-
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .. import __version__
 from ..batch.verify import file_digests
 from ..environment import Environment
 from ..exitstatus import ExitStatus
-from ..runinfo import library_versions
+from ..runinfo import replay_info
 from .argv import OUTPUTS, parse, rewrite
 from .runs import Run, read_header
 
@@ -43,8 +41,9 @@ class Replay:
 
 def versions_line(run: Run) -> str:
     """The first line: whether this program and its libraries are the ones that made the report."""
-    now = {"forensics-tcpflow": __version__, **library_versions(), "platform": platform.platform(),
-           "implementation": platform.python_implementation()}
+    here = replay_info((), "")
+    now = {"forensics-tcpflow": here.version, **here.libraries, "platform": here.platform,
+           "implementation": here.implementation}
     then = {"forensics-tcpflow": run.version, **run.libraries}
     differ = [f"{name} {then[name]} recorded, {now.get(name, 'absent')} now"
               for name in then if then[name] != now.get(name)]

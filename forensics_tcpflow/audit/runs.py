@@ -42,7 +42,7 @@ class Run:
 
     report: Path
     version: str = ""
-    libraries: dict[str, str] = field(default_factory=dict)
+    libraries: dict[str, str] = field(default_factory=dict)    # and "platform", "implementation" when recorded
     options: dict[str, str] = field(default_factory=dict)
     argv: tuple[str, ...] | None = None       # None: an older report without <ftf:replay>
     cwd: str = ""
