@@ -16,7 +16,7 @@ from .options import DEFAULT_TEMPLATE, NS, Options
 from .progress import ProgressBars
 
 EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could not be written); 2 usage error;"
-             " 3 internal error (a bug of ours: please report it); 4 verify mismatch; 130 interrupted (SIGINT/SIGTERM:"
+             " 3 internal error (a bug of ours: please report it); 4 verify mismatch (diff, reproduce: the runs differ); 130 interrupted (SIGINT/SIGTERM:"
              " the report is complete and marked interrupted; continue with --resume; with -i they end the capture"
              " normally: 0).\n\n"
              "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
