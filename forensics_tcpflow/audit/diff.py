@@ -190,6 +190,7 @@ class _Comparison:
         versions = {"forensics-tcpflow": (a.version, b.version)}
         versions.update((name, (a.libraries.get(name, "?"), b.libraries.get(name, "?")))
                         for name in sorted(set(a.libraries) | set(b.libraries)))
+        versions["kernel"] = (_kernels(a), _kernels(b))
         self._add("versions differ", [(f"{name}: A {va}, B {vb}", {"name": name, "a": va, "b": vb})
                                       for name, (va, vb) in versions.items() if va != vb], counts=False)
 
@@ -229,6 +230,11 @@ class _Comparison:
         return self._add("files changed since their own report was written",
                          [(f"{name} ({'AB'[run]})", {"name": name, "run": "AB"[run]})
                           for name, run in self._rows(sql)], self._count(sql))
+
+
+def _kernels(run: Run) -> str:
+    """The flow kernel implementations that walked the run's inputs, where its report states them."""
+    return ",".join(sorted({inp.kernel for inp in run.inputs if inp.kernel})) or "(not stated)"
 
 
 def _input_data(inp: Any) -> dict[str, Any]:

@@ -34,6 +34,7 @@ class Input:
     sha256: str
     stream: bool
     live: bool
+    kernel: str = ""        # the flow kernel's implementation, when the report states one (<ftf:kernel>)
 
 
 @dataclass(slots=True)
@@ -57,9 +58,11 @@ class Run:
 
 def _input(element: etree._Element) -> Input:
     digests = {h.get("type", ""): h.get("before", "") for h in element.iter(F("hash"))}
+    kernel = element.find(F("kernel"))
     return Input(path=element.get("path", ""), abspath=element.get("abspath", ""), size=int(element.get("size", "0")),
                  md5=digests.get("md5", ""), sha256=digests.get("sha256", ""),
-                 stream=element.get("stream") == "true", live=element.get("format") == "live")
+                 stream=element.get("stream") == "true", live=element.get("format") == "live",
+                 kernel="" if kernel is None else kernel.get("implementation", ""))
 
 
 def _option(element: etree._Element) -> str:

@@ -119,3 +119,12 @@ def test_memory_stays_flat_over_many_flows(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert verdict.identical and verdict.same["flow"] == 20_000, verdict.summary()
     assert peak < 4 << 20, peak
+
+
+def test_the_flow_kernel_a_report_states_is_a_note(tmp_path: Path) -> None:
+    a = run(CORPUS / HTTP, tmp_path / "a")
+    b = Path(shutil.copytree(a.parent, tmp_path / "b")) / "report.xml"
+    b.write_text(b.read_text().replace("</ftf:input>", '<ftf:kernel implementation="python" records="9" python="2">'
+                                       "</ftf:kernel></ftf:input>"))
+    status, text = diff(a, b)
+    assert status == ExitStatus.OK and "versions differ (1):\n  kernel: A (not stated), B python\n" in text
