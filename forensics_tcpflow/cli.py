@@ -85,11 +85,14 @@ def flows(
     json_output: bool = typer.Option(False, "-J", metavar="", help="One JSON object per segment (tcpflow's layout).", rich_help_panel=CONSOLE),
     color: bool = typer.Option(False, "-g", metavar="", help="Client-to-server segments blue, the others red.", rich_help_panel=CONSOLE),
     hashes: str = typer.Option("md5,sha256", "--hash", metavar="NAMES", help="Hashes per flow file: md5,sha1,sha256,sha512.", rich_help_panel=POST),
-    all_scanners: bool = typer.Option(False, "-a", metavar="", help="Run every scanner (tcpflow's -a: md5, http, netviz).", rich_help_panel=POST),
-    enable: list[str] = typer.Option([], "-e", metavar="NAME", show_default=False, help="Enable a scanner: http (bodies into files), netviz (report.pdf/png), md5; repeatable.", rich_help_panel=POST),
+    all_scanners: bool = typer.Option(False, "-a", metavar="", help="Run every scanner (tcpflow's -a: md5, http, netviz; and tls, yara).", rich_help_panel=POST),
+    enable: list[str] = typer.Option([], "-e", metavar="NAME", show_default=False, help="Enable a scanner: http (bodies into files), netviz (report.pdf/png), tls (handshake facts, certificates), yara (needs --yara-rules), md5; repeatable.", rich_help_panel=POST),
     exclusive: Optional[str] = typer.Option(None, "-E", metavar="NAME", help="Run only this scanner (-E http: bodies without per-flow hashes).", rich_help_panel=POST),
     disable: list[str] = typer.Option([], "-x", metavar="NAME", show_default=False, help="Disable a scanner (-x md5: no per-flow hashes); repeatable.", rich_help_panel=POST),
     no_decompress: bool = typer.Option(False, "-Z", metavar="", help="Write HTTP bodies as sent: no gzip/deflate decoding.", rich_help_panel=POST),
+    yara_rules: Optional[str] = typer.Option(None, "--yara-rules", metavar="PATH", help="YARA rules for -e yara: a file, or a folder of .yar/.yara files (one namespace each). Needs the [yara] extra (yara-x).", rich_help_panel=POST),
+    yara_timeout: int = typer.Option(10, "--yara-timeout", min=1, metavar="SECONDS", help="Stop scanning one file after this long (recorded as a timeout).", rich_help_panel=POST),
+    yara_max_matches: int = typer.Option(1000, "--yara-max-matches", min=1, metavar="N", help="Matches kept per rule string and file.", rich_help_panel=POST),
     interface: Optional[str] = typer.Option(None, "-i", metavar="IFACE", help="Capture live from this interface (also 'any', 'lo') until SIGINT/SIGTERM, --duration or --packets; a trailing expression is the filter.", rich_help_panel=LIVE),
     no_promisc: bool = typer.Option(False, "-p", metavar="", help="Do not put the interface into promiscuous mode.", rich_help_panel=LIVE),
     snaplen: int = typer.Option(262144, "--snaplen", min=1, metavar="BYTES", help="Bytes kept of each live packet.", rich_help_panel=LIVE),
@@ -111,7 +114,8 @@ def flows(
     version: bool = typer.Option(False, "-V", "--version", metavar="", help="Print the version and exit.", rich_help_panel=RUN),
 ) -> None:
     if version:
-        typer.echo(f"forensics-tcpflow {__version__}")
+        from .kernel import IMPLEMENTATION
+        typer.echo(f"forensics-tcpflow {__version__} (kernel: {IMPLEMENTATION})")
         raise typer.Exit(ExitStatus.OK)
     inputs = list(inputs or ())
     if interface and inputs and not read:
@@ -135,6 +139,8 @@ def flows(
         scanners = select(all_scanners, enable, exclusive, disable)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="-e/-E/-x") from None
+    if "yara" in (*enable, exclusive) and not yara_rules:
+        raise typer.BadParameter("-e yara needs --yara-rules PATH", param_hint="--yara-rules")
     idle = idle_timeout if idle_timeout is not None else LIVE_IDLE_SECONDS if interface else 0.0
     console = console or console_bare
     outdir = outdir_given or "."
@@ -149,6 +155,7 @@ def flows(
         merge=merge, resume=resume, fresh=fresh, quiet=quiet or console, rehash_inputs=rehash_inputs,
         cluster=cluster,
         scanners=scanners, decompress=not no_decompress,
+        yara_rules=yara_rules, yara_timeout=yara_timeout, yara_max_matches=yara_max_matches,
         interface=interface, snaplen=snaplen, promiscuous=not no_promisc, duration_ns=int(duration * NS),
         max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB), user=user,
         chroot=chroot, console=console, console_header=not console_bare and not json_output,

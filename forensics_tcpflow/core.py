@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 from .batch.jobs import Job, JobResult, Runner, RunnerError, merge_shards, open_runner
 from .batch.promote import Mover, promote
-from .fastpath.shard import Shard
+from .kernel.shard import Shard
 from .batch.journal import Journal, JournalError, state_dir
 from .batch.merge import order_by_first_packet
 from .batch.walk import walk_inputs
@@ -33,7 +33,8 @@ from .report.spool import FlowSpool
 from .report.validate import validate_report
 from .privileges import account
 from .runinfo import make_run_info, replay_info
-from .scan.registry import ScanContext, ScanResults, post_scanners, run_scanners
+from .scan.registry import MapWork, ScanContext, ScanResults, post_scanners, run_scanners
+from .scan.yara import RulesError, compiled_rules
 from .sink.console import ConsolePrinter
 from .sink.packets import DirectionPcaps
 from .sink.tap import TapSink
@@ -191,11 +192,13 @@ def run(options: Options, env: Environment) -> ExitStatus:
         build_template(options.template, options.fflags)
         if options.bpf:
             PacketFilter(options.bpf)
+        if "yara" in options.scanners and options.yara_rules:
+            compiled_rules(options.yara_rules)     # a compile error is the user's: before anything runs
         if options.interface:
             _check_live(options, report_path)
         elif options.user or options.save_capture or options.chroot:
             raise UsageError("-U, -z and --save-capture go with a live capture (-i)")
-    except (UsageError, TemplateError, ValueError) as exc:
+    except (UsageError, TemplateError, ValueError, RulesError) as exc:
         env.error(str(exc))
         return ExitStatus.USAGE
     if options.console or options.unprocessed or options.packet_files:
@@ -329,7 +332,7 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
     settle = _Settle(journal, last, places, in_child=large)
     try:
         return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,
-                       _ReportGate(report_path, large, settle), runner.facts)
+                       _ReportGate(report_path, large, settle), runner.facts, runner.map_work)
     finally:
         settle.close()
 
@@ -400,7 +403,7 @@ def _size(path: str) -> int:
 
 def _finish(options: Options, env: Environment, report_path: Path, start_ns: int, jobs: list[Job],
             done: dict[int, tuple[list[InputSummary], FlowSpool]], interrupted: bool, tally: Tally,
-            journal: Journal, gate: "_ReportGate", cluster: dict[str, str]) -> ExitStatus:
+            journal: Journal, gate: "_ReportGate", cluster: dict[str, str], map_work: MapWork) -> ExitStatus:
     summaries = merge_shards([summary for index in sorted(done) for summary in done[index][0]])
     _warn_unknown_links(env, summaries, tally)
     processed = {summary.path for summary in summaries}
@@ -424,7 +427,8 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     scans = ScanResults()     # an interrupted run scans once --resume has finished it
     if post_scanners(options.scanners) and not interrupted:
         gate.settle.done()    # scanners read finished flow files where they belong
-        scans = run_scanners(ScanContext(options, Path(options.outdir), report_path, summaries, env.log), spool)
+        scans = run_scanners(ScanContext(options, Path(options.outdir), report_path, summaries, env.log, map_work),
+                             spool)
     run_info.end_ns = env.clock_ns()
     write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, gate, scans)
     problems = gate.problems
@@ -435,7 +439,7 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     if not interrupted:
         journal.remove()
     if not options.quiet and options.verbosity > 0:
-        _summary(env, summaries, len(labels), errors, tally, env.clock_ns() - start_ns)
+        _summary(env, summaries, len(labels), errors, tally, env.clock_ns() - start_ns, scans.summary)
     return status
 
 
@@ -470,7 +474,7 @@ class _ReportGate:
 
 
 def _summary(env: Environment, summaries: list[InputSummary], planned: int, errors: list[str], tally: Tally,
-             elapsed_ns: int) -> None:
+             elapsed_ns: int, scanned: list[str]) -> None:
     log = env.log
     log(f"forensics-tcpflow: captures: {len(summaries)} of {planned} processed,"
         f" {len(tally.skipped)} other files skipped")
@@ -480,5 +484,7 @@ def _summary(env: Environment, summaries: list[InputSummary], planned: int, erro
         log(f"forensics-tcpflow: live capture on {live.interface}: {live.received} packets received by libpcap,"
             f" {live.dropped} dropped by the kernel, {live.interface_dropped} dropped by the interface")
     log(f"forensics-tcpflow: flows: {tally.flows} ({tally.flow_bytes} bytes in flow files)")
+    for line in scanned:
+        log(f"forensics-tcpflow: {line}")
     log(f"forensics-tcpflow: warnings: {tally.warnings}, errors: {len(errors)},"
         f" elapsed: {elapsed_ns / NS:.2f} s")

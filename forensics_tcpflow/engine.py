@@ -29,12 +29,13 @@ from .flow.record import FlowRecord
 from .flow.table import FlowTable
 from .options import Options
 from .privileges import relinquish
-from .provenance import InputSummary, LiveInfo
+from .provenance import InputSummary, KernelShare, LiveInfo
 from .sink import FlowSink
 from .sink.files import SinkError
-from .fastpath.header import fast_header
-from .fastpath.loop import LeanPump
-from .fastpath.shard import Shard
+from .kernel import IMPLEMENTATION
+from .kernel.header import kernel_header
+from .kernel.pump import KernelPump
+from .kernel.shard import Shard
 
 PROGRESS_EVERY = 4096          # records between progress callbacks (and stop checks)
 EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
@@ -281,11 +282,12 @@ def _check_unchanged(path: str, label: str, options: Options, summary: InputSumm
 def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, decoder: Decoder, table: FlowTable,
           summary: InputSummary, progress: Callable[[Progress], None],
           packet_filter: PacketFilter | None, stop: Callable[[], bool], shard: Shard) -> None:
-    """The fast path where the capture allows it, then the per-packet loop for whatever is left."""
+    """The kernel where the capture allows it, then the per-record loop for whatever is left.
+    This is the one place that choice is made."""
     add = shard.owned(table.add)
     expire = options.idle_timeout_ns > 0
     packets = 0
-    header = (fast_header(os.pread(source.fd, 65536, 0))     # per-packet taps and -I see every segment
+    header = (kernel_header(os.pread(source.fd, 65536, 0))     # per-packet taps and -I see every segment
               if isinstance(source, EvidenceFile) and packet_filter is None and not expire
               and not table.sink.per_packet and not options.findx else None)
     if header is not None:
@@ -294,14 +296,15 @@ def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, deco
             if stop():
                 raise Interrupted(f"record {done}")
 
-        fast = LeanPump(source, header, decoder, table, window, shard)
+        fast = KernelPump(source, header, decoder, table, window, shard)
         try:
             finished = fast.run()
         finally:
             packets = summary.packets = fast.packets
             summary.truncated_packets = fast.truncated
             summary.first_ts_ns, summary.last_ts_ns = fast.first_ts, fast.last_ts
-            summary.format, summary.linktypes = header.format, (header.linktype,)
+            summary.format, summary.linktypes = header.format, header.linktypes
+            summary.kernel = KernelShare(IMPLEMENTATION, fast.packets, fast.python)
         if finished:
             return
     source.seek(0)

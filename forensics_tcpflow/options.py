@@ -37,6 +37,9 @@ class Options:
     fresh: bool = False                      # --fresh: discard an unfinished run in OUT and start again
     scanners: tuple[str, ...] = ("md5",)     # -a/-e/-E/-x: md5 is the per-flow hashing, the rest post-process
     decompress: bool = True                  # -Z off: HTTP bodies stay gzip/deflate-encoded
+    yara_rules: str | None = None            # --yara-rules: a rules file or a folder of them
+    yara_timeout: int = 10                   # --yara-timeout: seconds per scanned file
+    yara_max_matches: int = 1000             # --yara-max-matches: per rule string and file
     interface: str | None = None             # -i: capture live from this interface instead of files
     snaplen: int = 262144                    # --snaplen: bytes kept of each live packet
     promiscuous: bool = True                 # -p turns it off

@@ -34,6 +34,16 @@ class LiveInfo:
 
 
 @dataclass(slots=True)
+class KernelShare:
+    """Which kernel walked an input's records and how many of them it left to Python (the flow
+    table's judgement or the general decoder): the audit trail of the fast path."""
+
+    implementation: str                    # "compiled" | "python" (kernel.IMPLEMENTATION)
+    records: int                           # records the kernel walked
+    python: int                            # ... of which Python judged or decoded
+
+
+@dataclass(slots=True)
 class InputSummary:
     """Provenance and counters of one input capture.
 
@@ -70,6 +80,7 @@ class InputSummary:
     live: LiveInfo | None = None           # set when the input is an interface (-i), not a file
     stream: bool = False                   # standard input: no identity to compare after the run
     workers: list[str] = field(default_factory=list)   # --cluster: the Dask workers that ran it
+    kernel: KernelShare | None = None      # the records the flow kernel walked, and how many Python judged
 
 
 @dataclass(frozen=True, slots=True)

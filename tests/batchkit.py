@@ -75,7 +75,7 @@ def normalized_report(path: Path) -> bytes:
     for option in doc.xpath("//f:option", namespaces=ftf):
         if option.get("name") in RUN_SPECIFIC_OPTIONS:
             option.getparent().remove(option)
-    for element in doc.xpath("//f:cluster | //f:worker | //f:replay", namespaces=ftf):   # where and how it ran
+    for element in doc.xpath("//f:cluster | //f:worker | //f:kernel | //f:replay", namespaces=ftf):   # where and how it ran
         before = element.getprevious()
         if before is not None:
             before.tail = element.tail     # the indentation that followed it

@@ -89,7 +89,7 @@ def _interrupt_at(kind: str, capture: str, nth: int) -> Environment:
 def test_interrupted_mid_capture_then_resumed(evidence: Path, reference: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "PROGRESS_EVERY", 1)   # a stop check after every record
-    monkeypatch.setattr(engine, "fast_header", lambda path: None)   # (the fast path checks once a window)
+    monkeypatch.setattr(engine, "kernel_header", lambda path: None)   # (the fast path checks once a window)
     out = tmp_path / "interrupted"
     env = _interrupt_at("bytes", "three-flows.pcap", 5)
     assert run_cli(str(evidence), "-o", str(out), "-j", "1", env=env) == ExitStatus.INTERRUPTED
@@ -238,6 +238,16 @@ def test_help_and_version_load_no_pipeline(argv: list[str]) -> None:
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "forensics_tcpflow.cli" in imported
     assert not imported & {"forensics_tcpflow.core", "forensics_tcpflow.engine", "lxml.etree", "xmlschema", "numba"}
+
+
+def test_version_says_which_kernel_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+    for forced, expected in (("python", "kernel: python"), ("", "kernel: ")):
+        env = {**os.environ, "FTF_KERNEL": forced}
+        done = subprocess.run([sys.executable, "-m", "forensics_tcpflow", "--version"], capture_output=True,
+                              text=True, timeout=60, env=env)
+        assert done.returncode == 0 and expected in done.stdout
 
 
 def test_unknown_link_type_is_warned_and_counted(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from batchkit import CORPUS, split_pcap
 from forensics_tcpflow.core import UsageError, _check_layout, plan_jobs
-from forensics_tcpflow.fastpath.shard import Shard
+from forensics_tcpflow.kernel.shard import Shard
 from forensics_tcpflow.options import Options
 
 pytestmark = pytest.mark.usefixtures("corpus")

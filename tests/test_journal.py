@@ -10,7 +10,7 @@ from batchkit import CORPUS
 from forensics_tcpflow.batch.jobs import Job, run_job
 from forensics_tcpflow.environment import file_sink
 from forensics_tcpflow.batch.journal import Journal, JournalError, state_dir
-from forensics_tcpflow.fastpath.shard import Shard
+from forensics_tcpflow.kernel.shard import Shard
 from forensics_tcpflow.options import Options
 
 pytestmark = pytest.mark.usefixtures("corpus")

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..options import Options
-from ..provenance import InputSummary
-from ..fastpath.shard import Shard
+from ..provenance import InputSummary, KernelShare
+from ..kernel.shard import Shard
 from ..report.atomic import AtomicFile
 from ..report.spool import FlowSpool
 from .jobs import Job, JobResult, Workspace
@@ -47,7 +47,8 @@ def _plan(options: Options, jobs: list[Job]) -> dict[str, Any]:
     return json.loads(json.dumps(plan))  # tuples as lists, so a plan read back compares equal
 
 
-_SUMMARY_TUPLES = {"linktypes": tuple, "stat_before": tuple, "stat_after": tuple, "fragment_overlaps": lambda items: [tuple(item) for item in items]}
+_SUMMARY_TUPLES = {"linktypes": tuple, "stat_before": tuple, "stat_after": tuple, "fragment_overlaps": lambda items: [tuple(item) for item in items],
+                   "kernel": lambda share: KernelShare(**share) if share else None}
 
 
 def summary_from_dict(data: dict[str, Any]) -> InputSummary:

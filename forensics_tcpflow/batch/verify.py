@@ -21,6 +21,7 @@ from ..capture.stdin import STDIN_PATH
 from ..report.dfxml import DFXML_NS, FTF_NS
 from ..report.bodies import BODY_INDEXES
 from ..report.registry import WRITERS
+from ..report.scanfacts import SCAN_INDEXES
 from ..scan.netviz import PICTURES
 from .journal import STATE_DIR
 
@@ -29,6 +30,7 @@ _INPUT, _HASH = f"{{{FTF_NS}}}input", f"{{{FTF_NS}}}hash"
 _BYTE_RUN = f"{{{DFXML_NS}}}byte_run"
 _BODY_NAME, _BODY_HASHES = f"{{{FTF_NS}}}filename", {name: f"{{{FTF_NS}}}{name}" for name in ("md5", "sha256")}
 _SAVED = f"{{{FTF_NS}}}saved_capture"     # the packets of a live capture, kept with --save-capture
+_CERTIFICATE = f"{{{FTF_NS}}}certificate"   # -e tls: a certificate written as <flow>-CERT-NNN.der
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class Expected:
 class Verdict:
     flow_files: int = 0
     body_files: int = 0
+    cert_files: int = 0
     inputs: int = 0
     missing: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -58,6 +61,7 @@ class Verdict:
             yield from (f"{label}: {name}" for name in names)
         outcome = "all match" if self.ok else "MISMATCH"
         bodies = f", {self.body_files} body files" if self.body_files else ""
+        bodies += f", {self.cert_files} certificate files" if self.cert_files else ""
         yield (f"{outcome}: {self.flow_files} flow files{bodies} and {self.inputs} input captures checked;"
                f" {len(self.missing)} missing, {len(self.changed)} changed, {len(self.extra)} extra")
 
@@ -81,7 +85,7 @@ def _input_path(recorded: str, absolute: str, report_dir: Path) -> Path:
 
 
 def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
-    """("flow" | "body" | "input", Expected) for every file the report names, streamed."""
+    """("flow" | "body" | "cert" | "input", Expected) for every file the report names, streamed."""
     report_dir = report.parent
     for element in report_elements(report, (_FILEOBJECT, _INPUT, _SAVED)):
         if element.tag == _SAVED:
@@ -104,6 +108,9 @@ def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
                 if body:
                     found = {algorithm: run.get(attribute, "") for algorithm, attribute in _BODY_HASHES.items()}
                     yield "body", Expected(report_dir / body, body, found)
+            for cert in element.iter(_CERTIFICATE):
+                if name := cert.get("filename"):
+                    yield "cert", Expected(report_dir / name, name, {h: cert.get(h, "") for h in ("md5", "sha256")})
 
 
 def report_elements(report: Path, tags: tuple[str, ...]) -> Iterator[etree._Element]:
@@ -118,8 +125,8 @@ def report_elements(report: Path, tags: tuple[str, ...]) -> Iterator[etree._Elem
 
 def report_outputs(report: Path) -> set[Path]:
     """The report and the indexes and pictures written beside it: files of the run that no report line names."""
-    return {WRITERS[name].target(report) for name in WRITERS} | {report.parent / name
-                                                                 for name in (*BODY_INDEXES, *PICTURES)}
+    beside = (*BODY_INDEXES, *SCAN_INDEXES, *PICTURES)
+    return {WRITERS[name].target(report) for name in WRITERS} | {report.parent / name for name in beside}
 
 
 def files_below(root: Path, ordered: bool = True) -> Iterator[Path]:
@@ -187,6 +194,8 @@ def _compare(report: Path, verdict: Verdict, named: _Named) -> None:
             verdict.flow_files += 1
         elif kind == "body":
             verdict.body_files += 1
+        elif kind == "cert":
+            verdict.cert_files += 1
         else:
             verdict.inputs += 1
         if not item.path.is_file():

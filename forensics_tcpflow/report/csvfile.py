@@ -13,6 +13,7 @@ from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import BodyIndex
 from forensics_tcpflow.report.codec import FLOW_FIELDS, iso_time, report_filename
 from forensics_tcpflow.report.registry import ReportContext, register
+from forensics_tcpflow.report.scanfacts import ScanIndex
 
 
 def _ranges(items: list[tuple]) -> str:
@@ -58,7 +59,8 @@ class CsvWriter(AtomicWriter):
         self._csv = csv.writer(self._out.file, lineterminator="\n")
         self._csv.writerow([*fields, *self._hashes, "start_time", "end_time"])
         self._bodies = BodyIndex(path, context, "csv")
-        self._companions = (self._bodies.out,) if self._bodies.out else ()
+        self._scans = ScanIndex(path, context, "csv")
+        self._companions = ((self._bodies.out,) if self._bodies.out else ()) + self._scans.files
 
     def add(self, rec: FlowRecord) -> None:
         cells = [cell(value) for cell, value in zip(self._cells, self._values(rec))]
@@ -67,3 +69,4 @@ class CsvWriter(AtomicWriter):
         cells += [iso_time(rec.first_ts_ns), iso_time(rec.last_ts_ns)]
         self._csv.writerow(cells)
         self._bodies.add(rec)
+        self._scans.add(rec)

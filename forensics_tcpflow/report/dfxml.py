@@ -26,6 +26,7 @@ from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import byte_run_attributes
 from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
 from forensics_tcpflow.report.registry import ReportContext, register
+from forensics_tcpflow.report.scanfacts import tls_element, yara_elements
 
 DFXML_NS = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -179,6 +180,9 @@ def _write_input(out: _XmlOut, index: int, inp: InputSummary) -> None:
         for when, values in (("before", inp.stat_before), ("after", inp.stat_after)):
             if values:
                 out.leaf(F("stat"), None, _stat_attrs(when, values))
+        if inp.kernel is not None:
+            out.leaf(F("kernel"), None, {"implementation": inp.kernel.implementation,
+                                         "records": str(inp.kernel.records), "python": str(inp.kernel.python)})
         if inp.live is not None:
             _write_live(out, inp.live)
         for name in sorted(inp.counters):
@@ -346,6 +350,15 @@ def _rusage_values(start_ns: int) -> list[tuple[str, str]]:
     return values
 
 
+def _scan_elements(rec: FlowRecord, ctx: ReportContext) -> Iterator[str]:
+    """What -e tls and -e yara found in this flow file (and its bodies), after its <ftf:flow>."""
+    found = [tls] if (tls := tls_element(rec, ctx)) else []
+    for tag, attrs, children in [*found, *yara_elements(rec, ctx)]:
+        yield f"\n    <{tag} {_attributes(_safe(attrs))}>"
+        yield from (f"\n      <{child} {_attributes(_safe(child_attrs))}></{child}>" for child, child_attrs in children)
+        yield f"\n    </{tag}>" if children else f"</{tag}>"
+
+
 @register
 class DfxmlWriter(AtomicWriter):
     """Streams the document: header at open, one fileobject per add(), trailer at finish()."""
@@ -400,7 +413,10 @@ class DfxmlWriter(AtomicWriter):
         if rec.holes or rec.truncated or rec.overlaps or rec.sources:
             parts.extend(f"\n      <ftf:{tag} {_attributes(attrs)}></ftf:{tag}>" for tag, attrs in _flow_children(rec))
             parts.append("\n    ")
-        parts.append("</ftf:flow>\n  </fileobject>")
+        parts.append("</ftf:flow>")
+        if ctx.scans.tls or ctx.scans.yara:
+            parts.extend(_scan_elements(rec, ctx))
+        parts.append("\n  </fileobject>")
         if len(parts) > PENDING_PARTS:
             self._write_pending()
 

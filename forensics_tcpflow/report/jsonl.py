@@ -11,6 +11,7 @@ from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import BodyIndex
 from forensics_tcpflow.report.codec import flow_to_dict, iso_time, report_filename
 from forensics_tcpflow.report.registry import ReportContext, register
+from forensics_tcpflow.report.scanfacts import ScanIndex
 
 
 @register
@@ -27,7 +28,8 @@ class JsonlWriter(AtomicWriter):
         self._context = context
         self._out = AtomicFile(path, "w", encoding="utf-8", errors="backslashreplace", newline="\n")
         self._bodies = BodyIndex(path, context, "jsonl")
-        self._companions = (self._bodies.out,) if self._bodies.out else ()
+        self._scans = ScanIndex(path, context, "jsonl")
+        self._companions = ((self._bodies.out,) if self._bodies.out else ()) + self._scans.files
 
     def add(self, rec: FlowRecord) -> None:
         row = flow_to_dict(rec)
@@ -36,3 +38,4 @@ class JsonlWriter(AtomicWriter):
         row["end_time"] = iso_time(rec.last_ts_ns)
         self._out.file.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
         self._bodies.add(rec)
+        self._scans.add(rec)
