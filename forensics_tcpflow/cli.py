@@ -18,12 +18,13 @@ from .options import DEFAULT_TEMPLATE, NS, Options
 
 EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors, nothing to read, or OUT could not be written;"
              " 2 usage error (nothing was written); 3 internal error (a bug of ours: please report it); 4 verify"
-             " mismatch; 130 interrupted (SIGINT/SIGTERM: the report is complete and marked interrupted; continue with"
+             " mismatch (diff, reproduce: the runs differ); 130 interrupted (SIGINT/SIGTERM: the report is complete and marked interrupted; continue with"
              " --resume; with -i they end the capture normally: 0); 141 standard output closed by its reader (-c | head)."
              "\n\n"
              "Other commands: `verify REPORT` re-hashes every file a report vouches for and lists what is missing,"
              " changed or extra in its OUT;"
-             " `validate REPORT` checks a report against its schemas.")
+             " `validate REPORT` checks a report against its schemas; `diff REPORT_A REPORT_B` compares two runs;"
+             " `reproduce REPORT -o NEWOUT` replays a run and diffs it with the recorded one.")
 
 LIVE_IDLE_SECONDS = 300.0     # a live capture closes idle connections: memory stays bounded, files appear
 MB = 1 << 20
@@ -176,6 +177,7 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = env or Environment()
     env.command_line = env.command_line or shlex.join(["forensics-tcpflow", *argv])
+    env.argv, env.cwd = env.argv or tuple(argv), env.cwd or os.getcwd()
     from .tools import TOOLS
     command = TOOLS.get(argv[0]) if argv else None
     target = command if command is not None else app

@@ -33,7 +33,7 @@ from .report.outputs import outputs_written
 from .report.registry import is_large, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
-from .runinfo import make_run_info
+from .runinfo import make_run_info, replay_info
 from .scan.registry import MapWork, ScanContext, ScanResults, post_scanners, run_scanners
 from .sink.console import ConsolePrinter
 from .sink.packets import DirectionPcaps
@@ -390,6 +390,7 @@ def _finish(plan: RunPlan, env: Environment, start_ns: int, jobs: list[Job],
     run_info.skipped = tally.skipped + not_done
     run_info.interrupted = interrupted
     run_info.cluster = cluster
+    run_info.replay = replay_info(env.argv, env.cwd)
     run_info.exit_status = int(status)
     run_info.outcome = outcome.as_dict()
     labels = list(dict.fromkeys(label for job in jobs for _, label in job.captures))

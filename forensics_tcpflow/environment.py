@@ -44,6 +44,8 @@ class Environment:
     progress: Callable[[Progress], None] = lambda event: None
     log: Callable[[str], None] = _stderr_line
     command_line: str = ""
+    argv: tuple[str, ...] = ()        # the arguments exactly as given, and the folder they were given in:
+    cwd: str = ""                     # what `reproduce` replays
 
     def error(self, message: str) -> None:
         self.log(f"forensics-tcpflow: error: {message}")

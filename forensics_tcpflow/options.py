@@ -62,3 +62,11 @@ class Options:
     udp_timeout_ns: int = 60 * NS            # --udp-timeout: capture time a UDP flow may stay silent before cN+1
     cluster: str | None = None               # Dask scheduler address, or "local:N" for a LocalCluster
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# Options that decide how a run goes or where its outputs land, never what they hold (an input's or
+# output's path is compared by content, not by name): `diff` does not count them.
+RUN_ONLY: frozenset[str] = frozenset({
+    "outdir", "report_path", "unprocessed", "save_capture", "finish_inputs", "jobs", "cluster", "resume", "fresh",
+    "quiet", "verbosity", "max_fds", "rehash_inputs", "user", "chroot",
+})

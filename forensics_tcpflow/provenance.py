@@ -84,6 +84,19 @@ class InputSummary:
     kernel: KernelShare | None = None      # the records the flow kernel walked, and how many Python judged
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayInfo:
+    """What `reproduce` needs to run the same command again: the arguments exactly as given (before any
+    rewrite of ours), the folder they were given in, and the software and platform that ran them."""
+
+    argv: tuple[str, ...]
+    cwd: str
+    version: str
+    libraries: dict[str, str]
+    platform: str
+    implementation: str
+
+
 @dataclass(slots=True)
 class RunInfo:
     """The run as an object: who ran what, where, when, with which software."""
@@ -107,6 +120,7 @@ class RunInfo:
     options: dict[str, object] = field(default_factory=dict)   # exactly as given (lists as tuples)
     derived: dict[str, object] = field(default_factory=dict)   # what the run derived from them (plan.RunPlan)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
-    cluster: dict[str, str] = field(default_factory=dict)
-    outcome: dict[str, int] = field(default_factory=dict)
-    outputs: list[Any] = field(default_factory=list)   # report.outputs.Output: other files the run wrote, hashed   # core.Outcome: planned, processed, failed, not reached   # --cluster: scheduler address, Dask versions
+    cluster: dict[str, str] = field(default_factory=dict)   # --cluster: scheduler address, Dask versions
+    outcome: dict[str, int] = field(default_factory=dict)   # core.Outcome: planned, processed, failed, not reached
+    outputs: list[Any] = field(default_factory=list)   # report.outputs.Output: other files the run wrote, hashed
+    replay: ReplayInfo | None = None       # <ftf:replay>: how to run this again (`reproduce`)

@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import __version__
 from .options import Options
-from .provenance import RunInfo
+from .provenance import ReplayInfo, RunInfo
 
 
 @cache
@@ -48,3 +48,9 @@ def make_run_info(command_line: str, given: Options, derived: dict[str, object],
         os_release=uname.release, os_version=uname.version, arch=uname.machine,
         start_ns=start_ns, options=asdict(given), derived=derived,
     )
+
+
+def replay_info(argv: tuple[str, ...], cwd: str) -> ReplayInfo:
+    """The command as given, for `reproduce`; the versions it compares with the replaying program's."""
+    return ReplayInfo(argv=argv, cwd=cwd, version=__version__, libraries=dict(library_versions()),
+                      platform=platform.platform(), implementation=platform.python_implementation())

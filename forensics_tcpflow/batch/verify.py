@@ -89,8 +89,7 @@ def expected_files(report: Path, run: dict[str, str] | None = None) -> Iterator[
     `run` gets the run's attributes and derived options as they go by."""
     report_dir = report.parent
     run = {} if run is None else run
-    for _, element in etree.iterparse(str(report), events=("end",), tag=(_FILEOBJECT, _INPUT, _SAVED, _OUTPUT, _RUN,
-                                                                          _DERIVED), huge_tree=True):
+    for element in report_elements(report, (_FILEOBJECT, _INPUT, _SAVED, _OUTPUT, _RUN, _DERIVED)):
         if element.tag == _RUN:
             run.update(element.attrib)
         elif element.tag == _DERIVED:
@@ -127,9 +126,22 @@ def expected_files(report: Path, run: dict[str, str] | None = None) -> Iterator[
             for cert in element.iter(_CERTIFICATE):
                 if name := cert.get("filename"):
                     yield "cert", Expected(report_dir / name, name, {h: cert.get(h, "") for h in ("md5", "sha256")})
-            element.clear()
-            while element.getprevious() is not None:
-                del element.getparent()[0]
+
+
+def report_elements(report: Path, tags: tuple[str, ...]) -> Iterator[etree._Element]:
+    """Every element of these tags, complete, in document order; each is dropped once the caller moves
+    on (with what came before it), so memory stays flat over any number of fileobjects."""
+    for _, element in etree.iterparse(str(report), events=("end",), tag=tags, huge_tree=True):
+        yield element
+        element.clear()
+        while element.getprevious() is not None:
+            del element.getparent()[0]
+
+
+def report_outputs(report: Path) -> set[Path]:
+    """The report and the indexes and pictures written beside it: files of the run that no report line names."""
+    beside = (*BODY_INDEXES, *SCAN_INDEXES, *PICTURES)
+    return {WRITERS[name].target(report) for name in WRITERS} | {named_after(report, name) for name in beside}
 
 
 class _Named:
@@ -164,10 +176,8 @@ def verify_report(report: Path) -> Verdict:
 
 
 def _compare(report: Path, verdict: Verdict, named: _Named) -> None:
-    for name in WRITERS:
-        named.add(WRITERS[name].target(report))
-    for name in (*BODY_INDEXES, *SCAN_INDEXES, *PICTURES):
-        named.add(named_after(report, name))
+    for path in report_outputs(report):
+        named.add(path)
     run: dict[str, str] = {}
     counted = {"flow": "flow_files", "body": "body_files", "cert": "cert_files", "output": "outputs",
                "input": "inputs"}

@@ -19,7 +19,7 @@ from lxml import etree
 
 from forensics_tcpflow.capture.evidence import HASHES
 from forensics_tcpflow.flow.record import FlowRecord
-from forensics_tcpflow.provenance import InputSummary, LiveInfo, RunInfo
+from forensics_tcpflow.provenance import InputSummary, LiveInfo, ReplayInfo, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import byte_run_attributes
 from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
@@ -240,6 +240,20 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
                 out.leaf(F("outcome"), None, {name: str(count) for name, count in ctx.run.outcome.items()})
             for output in ctx.run.outputs:
                 out.leaf(F("output"), None, {name: str(getattr(output, name)) for name in output.__slots__})
+        if ctx.run.replay is not None:
+            _write_replay(out, ctx.run.replay)
+
+
+def _write_replay(out: _XmlOut, replay: ReplayInfo) -> None:
+    """<ftf:replay>: the arguments as given, one element each (no quoting to undo), for `reproduce`."""
+    attrs = {"cwd": replay.cwd, "version": replay.version, "platform": replay.platform,
+             "implementation": replay.implementation}
+    with out.element(F("replay"), attrs):
+        with out.element(F("argv")):
+            for arg in replay.argv:
+                out.leaf(F("arg"), arg)
+        for name, version in replay.libraries.items():
+            out.leaf(F("library"), None, {"name": name, "version": version})
 
 
 def _write_creator(out: _XmlOut, run: RunInfo) -> None:

@@ -37,12 +37,29 @@ def digests(path: Path, algorithms: Iterable[str]) -> dict[str, str]:
     return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
-def files_below(root: Path) -> Iterator[Path]:
-    """Every file under OUT in a stable order, but the state a run keeps for --resume."""
+def files_below(root: Path, ordered: bool = True) -> Iterator[Path]:
+    """Every file under root, but the state a run keeps for --resume: in sorted order, or unordered
+    as each folder lists them (regular files only), never holding a folder's names at once (400,000
+    flow files in one folder are some 50 MB of names)."""
+    if not ordered:
+        yield from _streamed(root)
+        return
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != STATE_DIR)
         for name in sorted(filenames):
             yield Path(dirpath) / name
+
+
+def _streamed(root: Path) -> Iterator[Path]:
+    folders = [root]
+    while folders:
+        with os.scandir(folders.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != STATE_DIR:
+                        folders.append(Path(entry.path))
+                elif entry.is_file():         # no stat call: the folder listing says it
+                    yield Path(entry.path)
 
 
 def outputs_written(outdir: Path, report_dir: Path, packet_files: bool,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from batchkit import CORPUS, run_cli
+from batchkit import CORPUS, many_empty_flow_files, run_cli
 from forensics_tcpflow.batch.verify import verify_report
 from forensics_tcpflow.cli import main
 from forensics_tcpflow.environment import Environment
@@ -54,29 +54,9 @@ def test_reports_and_the_journal_folder_are_not_extra(tmp_path: Path) -> None:
 def test_memory_stays_flat_over_many_flow_files(tmp_path: Path) -> None:
     """The report's names are streamed and kept on disk: Python's own allocations while verifying
     20,000 flow files stay under 4 MB (a set of their paths alone took more)."""
-    import hashlib
-    import re
     import tracemalloc
     _, report = _run(tmp_path)
-    text = report.read_text()
-    first, last = text.index("  <fileobject>"), text.rindex("</fileobject>") + len("</fileobject>\n")
-    one = re.search(r"  <fileobject>.*?</fileobject>\n", text, re.S).group(0)
-    one = re.sub(r'<hashdigest type="md5">\w+', f'<hashdigest type="md5">{hashlib.md5().hexdigest()}', one)
-    one = re.sub(r'<hashdigest type="sha256">\w+', f'<hashdigest type="sha256">{hashlib.sha256().hexdigest()}', one)
-    name = re.search(r"<filename>(.*?)</filename>", one).group(1)
-    shutil.rmtree(report.parent / name, ignore_errors=True)
-    for path in report.parent.iterdir():
-        if path.is_file() and path.suffix not in (".xml", ".jsonl", ".csv"):
-            path.unlink()
-    parts = []
-    for i in range(20_000):
-        flow = f"f{i // 1000:02d}/{i:06d}-{'x' * 60}"
-        if i % 1000 == 0:
-            (report.parent / flow).parent.mkdir()
-        (report.parent / flow).touch()
-        parts.append(one.replace(f"<filename>{name}<", f"<filename>{flow}<"))
-    report.write_text(text[:first] + "".join(parts) + text[last:])
-    del text, parts
+    many_empty_flow_files(report, 20_000)
     verify_report(report)       # once before measuring: first imports and caches are not what grows
     tracemalloc.start()
     try:
