@@ -9,8 +9,10 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography import x509
-from cryptography.x509.oid import ExtensionOID
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 @dataclass(slots=True)
@@ -32,7 +34,9 @@ class CertFacts:
     note: str = ""             # why the fields above are empty
 
 
-def _san(cert: x509.Certificate) -> str:
+def _san(cert: "x509.Certificate") -> str:
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
     try:
         names = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     except x509.ExtensionNotFound:
@@ -62,6 +66,7 @@ def _utc(when: datetime) -> str:
 
 def _read(facts: CertFacts, der: bytes) -> None:
     try:
+        from cryptography import x509      # loaded by the first certificate, not by every run
         cert = x509.load_der_x509_certificate(der)
         facts.subject = cert.subject.rfc4514_string()
         facts.issuer = cert.issuer.rfc4514_string()
