@@ -1,15 +1,17 @@
-"""Reading a capture to the end in tests: the records, and the error that stopped it if any; and
-sample_pcaps/generate.py's builders, to make captures of our own in a test."""
+"""Captures in tests: reading one to the end (the records, and the error that stopped it if any);
+crafting one from hand-built packets; sample_pcaps/generate.py's builders, to make captures of our own."""
 
 from __future__ import annotations
 
 import importlib.util
+import struct
 import sys
 from pathlib import Path
 from types import ModuleType
 
 from forensics_tcpflow.capture.reader import open_capture
 from forensics_tcpflow.capture.record import CaptureError, Record
+from forensics_tcpflow.capture.writer import PcapWriter
 
 
 def drain(path: Path) -> tuple[list[Record], CaptureError | None]:
@@ -34,3 +36,38 @@ def sample_generator() -> ModuleType:
         sys.modules[name] = module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     return sys.modules[name]
+# -- crafted packets, written as a classic pcap ---------------------------------------------------
+MAC_A, MAC_B = bytes.fromhex("02000000000a"), bytes.fromhex("02000000000b")
+
+
+def ipv4(src: bytes, dst: bytes, proto: int, body: bytes, ident: int = 0, frag: int = 0) -> bytes:
+    """An IPv4 header (no options, checksum left 0: nothing here checks it) before `body`."""
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), ident, frag, 64, proto, 0, src, dst) + body
+
+
+def ipv6(src: bytes, dst: bytes, nh: int, body: bytes) -> bytes:
+    return struct.pack("!IHBB16s16s", 6 << 28, len(body), nh, 64, src, dst) + body
+
+
+def udp(sport: int, dport: int, payload: bytes) -> bytes:
+    return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+
+
+def tcp(sport: int, dport: int, seq: int, flags: int, payload: bytes = b"", ack: int = 0) -> bytes:
+    return struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, 65535, 0, 0) + payload
+
+
+def ether(body: bytes, etype: int = 0x0800, vlan: int | None = None, src: bytes = MAC_A, dst: bytes = MAC_B) -> bytes:
+    tag = struct.pack("!HH", 0x8100, vlan) if vlan is not None else b""
+    return dst + src + tag + struct.pack("!H", etype) + body
+
+
+def write_pcap(path: Path, frames: list[tuple[int, bytes]], cut: dict[int, int] | None = None) -> Path:
+    """(ts_ns, Ethernet frame) pairs as a classic pcap, in the order given; `cut` maps a frame's
+    position (0-based) to the bytes the snaplen takes off its end."""
+    writer = PcapWriter(path.open("xb"))
+    for frame, (ts_ns, data) in enumerate(frames, 1):
+        kept = data[:len(data) - (cut or {}).get(frame - 1, 0)]
+        writer.write(Record(frame, 1, ts_ns, len(kept), len(data), kept, 0))
+    writer.close()
+    return path

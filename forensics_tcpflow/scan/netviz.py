@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from forensics_tcpflow.environment import WARNING
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import NS
 from forensics_tcpflow.report.atomic import AtomicFile
 from forensics_tcpflow.report.codec import iso_time
 from forensics_tcpflow.environment import WARNING
+from forensics_tcpflow.report.placement import named_after
 from forensics_tcpflow.scan.registry import ScanContext, ScanResults, register
 
 PICTURES = ("report.pdf", "report.png")
@@ -193,7 +195,7 @@ class NetvizScanner:
             return
         fig = draw(self.tallies, self._ctx)
         for name in PICTURES:
-            out = AtomicFile(self._ctx.report_path.parent / name, "wb")
+            out = AtomicFile(named_after(self._ctx.report_path, name), "wb")
             try:
                 fig.savefig(out.file, format=name.rsplit(".", 1)[1], dpi=PNG_DPI if name.endswith(".png") else 100,
                             metadata={"Creator": "forensics-tcpflow netviz"} if name.endswith(".pdf") else None)

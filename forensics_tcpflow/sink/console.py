@@ -1,5 +1,7 @@
 """Console output (-c/-C): every TCP segment with data printed as it arrives, framed as tcpflow 1.6.1 does.
 
+With --udp every UDP datagram with data is printed the same way, under its UDP flow name.
+
 tcpflow prints in wire order, without reassembly (a retransmission is printed
 again), under the flow's file name as it would be without a connection count.
 Each output format is one function registered by name; the framing around it
@@ -12,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import BinaryIO, Callable
 
 from ..decode.segment import TH_ACK, TH_SYN, Segment
+from ..errors import StdoutClosed
 from ..flow.naming import NameFields, expand
 
 # tcpflow's colours: client-to-server (the side that sent a plain SYN) blue, the rest red.
@@ -113,7 +116,7 @@ class ConsolePrinter:
         self.printed: dict[tuple, int] = {}    # bytes printed per direction (-b)
 
     def __call__(self, seg: Segment) -> None:
-        key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans)
+        key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans, seg.protocol)
         if seg.flags & TH_SYN and self.color:
             (self.client.discard if seg.flags & TH_ACK else self.client.add)(key)
         data = seg.payload
@@ -129,7 +132,7 @@ class ConsolePrinter:
         if name is None:
             name = self.names[key] = self.prefix + expand(self.template, NameFields(
                 seg.family, seg.src, seg.dst, seg.sport, seg.dport, seg.vlans, seg.mac_src, seg.mac_dst,
-                seg.ts_ns, 0, 0, ""))
+                seg.ts_ns, 0, 0, "", seg.protocol))
         parts = []
         if self.color:
             parts.append(BLUE if key in self.client else RED)
@@ -140,9 +143,12 @@ class ConsolePrinter:
             parts.append(RESET)
         if self.newline:
             parts.append(b"\n")
-        if self.lock is None:
-            self.out.write(b"".join(parts))
-            return
-        with self.lock:
-            self.out.write(b"".join(parts))
-            self.out.flush()
+        try:
+            if self.lock is None:
+                self.out.write(b"".join(parts))
+                return
+            with self.lock:
+                self.out.write(b"".join(parts))
+                self.out.flush()
+        except BrokenPipeError:
+            raise StdoutClosed from None

@@ -2,12 +2,13 @@
 
 A file is named as the direction's flow file, with its connection count (`NAME.pcap`,
 `NAMEc1.pcap`, ...): each connection on the same addresses and ports has its own, where
-tcpflow puts them all in one. Packets that come before a direction's first data byte
-(the handshake) wait under a provisional name until the flow table names the direction;
-a direction that never carries data takes its name without a count, or the next free
-cN. The header carries the capture's link type and snap length (tcpflow writes 65535
-and Ethernet whatever it read). Packets wait in a small buffer per direction and are
-appended in batches, so thousands of directions never hold thousands of open descriptors.
+tcpflow puts them all in one; a UDP flow's name has its marker (`NAME-udp.pcap`, all its
+datagrams in one). Packets that come before a direction's first data byte (the handshake)
+wait under a provisional name until the flow table names the direction; a direction that
+never carries data (and every UDP one) takes its name without a count, or the next free
+cN. The header carries the capture's link type and snap length (tcpflow writes 65535 and
+Ethernet whatever it read). Packets wait in a small buffer per direction and are appended
+in batches, so thousands of directions never hold thousands of open descriptors.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SUFFIX = ".pcap"
 PROVISIONAL = ".forensics-tcpflow-K-"     # + connection id + the final name: renamed once the name is known
 
 FlowOf = Callable[[Segment], "tuple[int, str] | None"]
-Key = tuple[bytes, bytes, int, int, tuple[int, ...]]
+Key = tuple[bytes, bytes, int, int, tuple[int, ...], str]
 
 
 class _Direction:
@@ -50,14 +51,14 @@ class DirectionPcaps:
         self.last: dict[Key, int] = {}                        # the connection a direction's packets went to last
 
     def add(self, seg: Segment, record: Record) -> None:
-        key: Key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans)
-        flow = self.flow_of(seg)
+        key: Key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans, seg.protocol)
+        flow = self.flow_of(seg) if seg.protocol == "tcp" else None     # the flow table names TCP directions
         conn, name = flow if flow is not None else (self.last.get(key, -1), "")
         self.last[key] = conn
         direction = self.directions.get((key, conn))
         if direction is None:
             fields = NameFields(seg.family, seg.src, seg.dst, seg.sport, seg.dport, seg.vlans, seg.mac_src,
-                                seg.mac_dst, seg.ts_ns, 0, max(conn, 0), "")
+                                seg.mac_dst, seg.ts_ns, 0, max(conn, 0), "", seg.protocol)
             head, tail = os.path.split(expand(self.template, fields))
             direction = self.directions[(key, conn)] = _Direction(
                 os.path.join(self.root, head, f"{PROVISIONAL}{conn}-{tail}{SUFFIX}"), fields)

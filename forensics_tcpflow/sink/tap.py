@@ -11,7 +11,7 @@ from typing import Callable
 
 from ..capture.record import Record
 from ..capture.writer import PcapWriter
-from ..decode.segment import Segment
+from ..decode.segment import Datagram, Segment
 from . import FlowFile, FlowSink
 from .packets import DirectionPcaps, FlowOf
 
@@ -38,6 +38,9 @@ class TapSink:
     def reading(self, snaplen: Callable[[], int], flow_of: FlowOf) -> None:
         if self._pcaps is not None:
             self._pcaps.snaplen, self._pcaps.flow_of = snaplen, flow_of
+    def datagram(self, datagram: Datagram) -> None:
+        assert datagram.record is not None
+        self.segment(datagram, datagram.record)
 
     def unprocessed(self, record: Record) -> None:
         if self._writer is not None:
