@@ -44,7 +44,8 @@ class HashBatch:
         self.future: Future | None = None
 
     def run(self) -> None:
-        for hashers, data in self.updates:
+        updates, self.updates = self.updates, []     # files keep their last batch: not its bytes
+        for hashers, data in updates:
             _update(hashers, data)
 
 
