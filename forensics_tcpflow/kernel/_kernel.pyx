@@ -286,7 +286,7 @@ cdef class Kernel:
             if s.state == FOREIGN:
                 return END
             if not flags & 0x07 and self._apply(s, b, p, ip_end, seq, caplen, origlen, ts):
-                if s.length < min(self.sync_bytes, self.budget // (self.n_slots - self.n_free)):
+                if s.length < self._threshold():
                     return END
                 self.slot = slot
                 return SYNC
@@ -344,12 +344,17 @@ cdef class Kernel:
         s.last_frame = self.packets
         return True
 
+    cdef inline Py_ssize_t _threshold(self) noexcept nogil:
+        """In-order bytes a direction gathers before they are handed over: less each when many are bound."""
+        return min(self.sync_bytes, self.budget // (self.n_slots - self.n_free))
+
     cdef bint _gather(self, Slot *s, const uint8_t *src, Py_ssize_t n, Py_ssize_t extra) noexcept nogil:
-        """Append `n` bytes to the slot's buffer, with room for `extra` more; False if memory ran out."""
+        """Append `n` bytes to the slot's buffer, with room for `extra` more; False if memory ran out.
+        The buffer grows to the hand-over threshold and no further, so memory follows the budget."""
         cdef Py_ssize_t need = s.length + n + extra, capacity
         cdef uint8_t *grown
         if need > s.capacity:
-            capacity = max(need, min(2 * s.capacity + 2048, self.sync_bytes + 2048))
+            capacity = max(need, min(2 * s.capacity + 2048, self._threshold()))
             grown = <uint8_t *>realloc(s.data, capacity)
             if grown == NULL:
                 return False

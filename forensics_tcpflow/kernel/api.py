@@ -28,7 +28,7 @@ SYNC = 4       # `slot` holds a full buffer of in-order bytes: hand it to its di
 NO_SEQ = -1    # a bound direction that takes no data without judgement (pure ACKs are still counted)
 
 SYNC_BYTES = 32 * 1024     # in-order bytes a direction gathers before they are handed over ...
-BUDGET = 48 << 20          # ... unless the bound directions together would hold more: then less each
+BUDGET = 32 << 20          # ... unless the bound directions together would hold more: then less each
 MAX_BLOCK = 64 << 20       # a pcapng block this large is damage: the general reader names it
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import OutputError
 
 BUFFER_LIMIT = 64 * 1024
-DIRECT_WRITE = 16 * 1024           # an append this large (the kernel hands over 32 KiB) skips the buffer
+DIRECT_WRITE = 4 * 1024            # an append this large (what the kernel hands over) skips the buffer
 HASH_BATCH = 1 << 20               # digest updates handed to the hashing thread together
 BUFFER_BUDGET = 32 * 1024 * 1024   # all flows' write buffers together
 HASH_BACKLOG = 8 * 1024 * 1024    # bytes queued for the hashing thread at most
@@ -44,7 +44,8 @@ class HashBatch:
         self.future: Future | None = None
 
     def run(self) -> None:
-        for hashers, data in self.updates:
+        updates, self.updates = self.updates, []     # files keep their last batch: not its bytes
+        for hashers, data in updates:
             _update(hashers, data)
 
 
