@@ -109,9 +109,10 @@ def expected_files(report: Path) -> Iterator[tuple[str, Expected]]:
                 del element.getparent()[0]
 
 
-def _files_below(root: Path) -> Iterator[Path]:
+def _files_below(root: Path, owned: set[Path]) -> Iterator[Path]:
+    """Every file below root, except in the run's state folder and in folders a report format owns."""
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d != STATE_DIR)
+        dirnames[:] = sorted(d for d in dirnames if d != STATE_DIR and Path(dirpath) / d not in owned)
         for name in sorted(filenames):
             yield Path(dirpath) / name
 
@@ -166,6 +167,7 @@ def _compare(report: Path, verdict: Verdict, named: _Named) -> None:
         found = _digests(item.path, [name for name in item.digests if name in hashlib.algorithms_available])
         if any(found.get(name) not in (None, digest) for name, digest in item.digests.items()):
             verdict.changed.append(item.name)
-    for path in _files_below(report.parent):
+    owned = {folder for writer in WRITERS.values() for folder in writer.folders(report)}
+    for path in _files_below(report.parent, owned):
         if path not in named:
             verdict.extra.append(os.path.relpath(path, report.parent).replace(os.sep, "/"))
