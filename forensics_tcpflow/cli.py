@@ -129,6 +129,11 @@ def flows(
     unknown = [h for h in _split(hashes) if h not in ("md5", "sha1", "sha256", "sha512")]
     if unknown:
         raise typer.BadParameter(f"unknown hash {', '.join(unknown)}", param_hint="--hash")
+    from .report import WRITERS
+    unknown = [name for name in _split(reports) if name not in WRITERS]
+    if unknown:
+        raise typer.BadParameter(f"unknown report format {', '.join(unknown)}; known: {', '.join(sorted(WRITERS))}",
+                                 param_hint="--report")
     from .scan.registry import select
     try:
         scanners = select(all_scanners, enable, exclusive, disable)

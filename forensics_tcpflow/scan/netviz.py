@@ -38,7 +38,7 @@ FONT = 8                  # points: the smallest text on the page
 _BLOCK = 20_000           # flows spread over the time bins at once (bounded memory)
 _DAY_NS = 86_400 * NS
 _DATES = (-719_162 * _DAY_NS, 2_932_896 * _DAY_NS)   # years 1 to 9999: what a date axis can show
-_UNITS = ((10**12, "TB"), (10**9, "GB"), (10**6, "MB"), (10**3, "kB"))   # SI: round ticks stay round
+_PREFIXES = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))   # SI: round ticks stay round
 
 
 @dataclass(slots=True)
@@ -79,12 +79,16 @@ class Tallies:
         self.counts.extend((rec.packets, rec.wire_bytes, rec.dport, rec.stream_length))
 
 
-def _human(value: float, _: object = None) -> str:
-    """Bytes for axis labels: 1.5 MB, 20 kB, 512."""
-    for size, unit in _UNITS:
+def _count(value: float, _: object = None, unit: str = "") -> str:
+    """Axis labels: 400 k, 1.5 M; with a unit 1.5 MB, 20 kB, 512."""
+    for size, prefix in _PREFIXES:
         if abs(value) >= size:
-            return f"{value / size:.3g} {unit}"
+            return f"{value / size:.3g} {prefix}{unit}"
     return f"{value:.0f}"
+
+
+def _human(value: float, _: object = None) -> str:
+    return _count(value, unit="B")
 
 
 def _seconds(value: float, _: object = None) -> str:
@@ -128,10 +132,13 @@ def _spread(tallies: Tallies, edges: Any, ports: list[int]) -> tuple[Any, Any]:
         block = counts[start:start + _BLOCK]
         span = np.maximum(last - first, 1.0)
         share = np.clip((edges[None, :] - first) / span, 0.0, 1.0)
-        row = np.array([row_of.get(int(port), rows - 1) for port in block[:, 2]])
+        row = np.full(len(block), rows - 1)
+        for port, index in row_of.items():
+            row[block[:, 2] == port] = index
         for column, out in ((0, packets), (1, volume)):
-            whole = np.floor(share * block[:, column:column + 1] + 0.5).astype(np.int64)
-            np.add.at(out, row, np.diff(whole, axis=1))
+            parts = np.diff(np.floor(share * block[:, column:column + 1] + 0.5).astype(np.int64), axis=1)
+            for index in range(rows):
+                out[index] += parts[row == index].sum(axis=0)
     return packets, volume
 
 
@@ -164,7 +171,7 @@ def _log_histogram(ax: Any, values: Any, title: str, unit: str, formatter: Any) 
     ax.xaxis.set_major_locator(LogLocator(base=10, numticks=6))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
     ax.xaxis.set_major_formatter(FuncFormatter(formatter))
-    _integer_axis(ax.yaxis)
+    _integer_axis(ax.yaxis, _count)
     ax.set_title(title, fontsize=FONT + 2)
     ax.set_xlabel(unit, fontsize=FONT + 1)
     ax.set_ylabel("flow directions", fontsize=FONT + 1)
@@ -203,7 +210,7 @@ def _time_panel(fig: Any, spec: Any, periods: list[tuple[int, int]], values: lis
         if index < len(periods) - 1:
             ax.spines["right"].set_visible(False)
         axes.append(ax)
-    _integer_axis(axes[0].yaxis, _human if what == "bytes" else None)
+    _integer_axis(axes[0].yaxis, _human if what == "bytes" else _count)
     axes[0].set_ylabel(what, fontsize=FONT + 1)
     return axes
 
