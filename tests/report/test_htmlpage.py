@@ -194,3 +194,13 @@ def test_the_helper_process_writes_the_same_page(tmp_path: Path, monkeypatch: py
     assert [str(name) for name in files][:3] == [f"{FOLDER}/flows-00000.js", f"{FOLDER}/flows-00001.js", f"{FOLDER}/report.css"]
     for name in [*files, Path("report.html"), Path("conn.log")]:
         assert (alone / name).read_bytes() == (paired / name).read_bytes(), name
+
+
+def test_a_second_page_replaces_the_first_whole(tmp_path: Path) -> None:
+    """A resumed run writes the page again: its folder replaces the earlier one, nothing temporary stays."""
+    out = tmp_path / "o"
+    for count in (PAGE_ROWS + 1, 3):
+        write_reports(["html"], make_run(), make_inputs(), [make_flow(index) for index in range(count)],
+                      make_options(str(out)), out / "report.xml")
+    assert sorted(path.name for path in out.iterdir()) == ["report.html", FOLDER]
+    assert sorted(path.name for path in (out / FOLDER).iterdir()) == ["flows-00000.js", "report.css", "report.js"]
