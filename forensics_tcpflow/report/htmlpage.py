@@ -19,6 +19,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, ClassVar
 
+from jinja2 import Environment, select_autoescape
+
 from forensics_tcpflow.exitstatus import ExitStatus
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.provenance import InputSummary
@@ -29,7 +31,13 @@ from forensics_tcpflow.report.registry import ReportContext, register
 
 FOLDER = "report_files"
 PAGE_ROWS = 5_000          # rows per data page: the first screen needs only the first page
-STATIC = ("report.js", "report.css")
+# Read and compiled when the report package is imported, while the package's files are readable: a live
+# run may have become another user (-U) or been shut into a folder (-z) by the time it writes the page.
+_PACKAGE = files("forensics_tcpflow.report")
+TEMPLATE = Environment(autoescape=select_autoescape(default=True, default_for_string=True),
+                       keep_trailing_newline=True).from_string(
+    _PACKAGE.joinpath("templates", "report.html.j2").read_text(encoding="utf-8"))
+STATIC = {name: _PACKAGE.joinpath("static", name).read_bytes() for name in ("report.js", "report.css")}
 
 # (name, label, type): "num" sorts as a number, "link" is a file named from the report's folder.
 FLOW_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -113,7 +121,7 @@ class _Pages:
             return
         text = json.dumps(self.rows, separators=(",", ":"))     # ASCII: safe in any script
         path = self.folder / f"{self.kind}-{self.pages:05d}.js"
-        path.write_text(f'ftfData("{self.kind}",{self.pages},{text});\n', encoding="ascii")
+        path.write_text(f'ftfData("{self.kind}",{self.pages},{text});\n', encoding="utf-8")   # ASCII, in a codec already loaded
         self.pages += 1
         self.rows.clear()
 
@@ -162,11 +170,10 @@ class HtmlWriter(AtomicWriter):
             self._bodies.add([row[name] for name, _, _ in BODY_COLUMNS])
 
     def _trailer(self) -> None:
-        from jinja2 import Environment, PackageLoader, select_autoescape
         for pages in (self._flows, self._bodies):
             pages.flush()
-        for name in STATIC:
-            (self._temp / name).write_bytes(files("forensics_tcpflow.report").joinpath("static", name).read_bytes())
+        for name, data in STATIC.items():
+            (self._temp / name).write_bytes(data)
         ctx, run = self._context, self._context.run
         manifest = {"folder": FOLDER,
                     "flows": {"columns": _columns(FLOW_COLUMNS, SHOWN), "pages": self._flows.pages,
@@ -177,9 +184,7 @@ class HtmlWriter(AtomicWriter):
         picture = {"png": made[".png"], "pdf": made[".pdf"]} if {".png", ".pdf"} <= set(made) else None
         names = [Path(inp.path).name for inp in ctx.inputs]
         title = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        env = Environment(loader=PackageLoader("forensics_tcpflow.report", "templates"),
-                          autoescape=select_autoescape(default=True), keep_trailing_newline=True)
-        self._out.file.write(env.get_template("report.html.j2").render(
+        self._out.file.write(TEMPLATE.render(
             run=run, title=title or "no input", start=iso_time(run.start_ns), end=_time(run.end_ns or None),
             exit_meaning=_exit_meaning(run.exit_status), inputs=[_input(inp) for inp in ctx.inputs],
             skipped=run.skipped, counters=_counters(ctx.inputs), picture=picture, flows=self._flows.total,
