@@ -341,8 +341,8 @@ def case(seed: int, index: int) -> bytes:
 
 # --- running and classifying --------------------------------------------------------------------
 
-OUTCOMES = ("clean", "input-error", "internal-error", "hang", "invalid-report")
-UNHANDLED = ("internal-error", "hang", "invalid-report")
+OUTCOMES = ("clean", "input-error", "internal-error", "hang", "invalid-report", "twins-differ")
+UNHANDLED = ("internal-error", "hang", "invalid-report", "twins-differ")
 BATCH_SPEEDUP = 20      # a batch of n cases may take deadline * n / BATCH_SPEEDUP seconds
 
 
@@ -355,13 +355,16 @@ class Batch:
     errors: dict[str, bool]          # case file name -> the report names an error for it
 
 
-# The program as a child, taking the fast path wherever a capture allows it ("fast") or never ("general").
-CHILD = ("import sys; import forensics_tcpflow.engine as e; from forensics_tcpflow.cli import main;"
-         " e.fast_header = e.fast_header if sys.argv[1] == 'fast' else (lambda head: None);"
+# The program as a child, taking the kernel wherever a capture allows it ("kernel": the compiled one
+# where it is built; "twin": the pure-Python kernel) or never ("general").
+CHILD = ("import os, sys; sys.argv[1] == 'twin' and os.environ.__setitem__('FTF_KERNEL', 'python');"
+         " import forensics_tcpflow.engine as e; from forensics_tcpflow.cli import main;"
+         " e.kernel_header = e.kernel_header if sys.argv[1] in ('kernel', 'twin') else (lambda head: None);"
          " sys.exit(main(sys.argv[2:]))")
-# Runs take turns with these: the general path, the fast path, merged evidence, other reassembly choices.
-VARIANTS: tuple[tuple[str, ...], ...] = (("general",), ("fast",), ("general", "--merge"),
-                                         ("general", "--overlap", "last", "--idle-timeout", "1", "-F", "c"))
+# Runs take turns with these: the general path, the kernel, its twin, merged evidence, other reassembly
+# choices (UDP flows among them).
+VARIANTS: tuple[tuple[str, ...], ...] = (("general",), ("kernel",), ("twin",), ("general", "--merge"),
+                                         ("general", "--overlap", "last", "--idle-timeout", "1", "-F", "c", "--udp"))
 
 
 def run_folder(folder: Path, out: Path, deadline: float, variant: tuple[str, ...] = VARIANTS[0]) -> Batch:
@@ -397,6 +400,13 @@ def classify(batch: Batch, names: list[str]) -> str | None:
     return None
 
 
+def outputs(out: Path) -> dict[str, bytes]:
+    """What a run wrote that must not depend on the kernel: flow files and the per-flow indexes
+    (the report itself carries run times and ids)."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != "report.xml"}
+
+
 def run_cases(cases: dict[str, bytes], work: Path, deadline: float,
               variant: tuple[str, ...] = VARIANTS[0]) -> dict[str, str]:
     """Outcome per case name; a batch that fails is split until each failure is pinned to its case."""
@@ -408,6 +418,10 @@ def run_cases(cases: dict[str, bytes], work: Path, deadline: float,
         (folder / name).write_bytes(data)
     batch = run_folder(folder, out, deadline * max(1.0, len(cases) / BATCH_SPEEDUP), variant)
     bad = classify(batch, list(cases))
+    if bad is None and variant == ("kernel",):     # the compiled kernel's output is its twin's, case by case
+        twin = run_folder(folder, work / "twin", deadline * max(1.0, len(cases) / BATCH_SPEEDUP), ("twin",))
+        if classify(twin, list(cases)) is not None or outputs(out) != outputs(work / "twin"):
+            bad = "twins-differ"
     if bad is None:
         return {name: "input-error" if batch.errors[name] else "clean" for name in cases}
     if len(cases) == 1:

@@ -20,6 +20,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lxml import etree
+
+from forensics_tcpflow.report.dfxml import FTF_NS
+
 from .generate import QUICK_SCALE, WORKLOADS, CaptureInfo, Workload, bench_dir, capture_input, generate
 
 TCPFLOW = "/usr/bin/tcpflow"
@@ -32,24 +36,31 @@ class Row:
     """One line of the table: a workload, our -j, and the target speed ratio."""
 
     workload: str
-    jobs: int
+    jobs: int                  # 0: no -j at all (the default: every core)
     target: float
     cluster: str = ""          # --cluster ADDRESS (e.g. local:2): the jobs on Dask workers
+    kernel: str = ""           # "python": the pure-Python twin forced (FTF_KERNEL=python)
+    udp: bool = False          # ours with --udp (the workloads hold no UDP: what the option costs when idle)
 
     @property
     def mode(self) -> str:
-        """How ours ran, for the table: -j N or --cluster ADDRESS."""
-        return f"--cluster {self.cluster}" if self.cluster else f"-j {self.jobs}"
+        """How ours ran, for the table: -j N, the default, --cluster ADDRESS; the twin when forced; --udp."""
+        mode = f"--cluster {self.cluster}" if self.cluster else f"-j {self.jobs}" if self.jobs else "default"
+        return mode + (" (twin)" if self.kernel else "") + (" --udp" if self.udp else "")
 
 
-ROWS = (Row("bulk", 1, 1.0), Row("small", 1, 1.0), Row("short", 1, 1.0), Row("split", 2, 2.0), Row("bulk", 2, 1.5),
+# The compiled-kernel rows first (default options, real-traffic shapes), the twin forced beside them.
+ROWS = (Row("mix-bulk", 0, 1.5), Row("mix-small", 0, 2.0), Row("mix-short", 0, 2.0),
+        Row("mix-bulk", 0, 0.0, kernel="python"), Row("mix-small", 0, 0.0, kernel="python"),
+        Row("mix-short", 0, 0.0, kernel="python"),
         Row("mix-bulk", 1, 1.0), Row("mix-small", 1, 1.0), Row("mix-short", 1, 1.0),
-        Row("mix-bulk", 2, 1.5), Row("mix-small", 2, 1.5), Row("mix-short", 2, 1.5))
+        Row("bulk", 1, 1.0), Row("small", 1, 1.0), Row("short", 1, 1.0), Row("split", 2, 2.0), Row("bulk", 2, 1.5))
 ROWS += (Row("split", 2, 1.5, cluster="local:2"),)   # a Dask LocalCluster of 2 workers beside -j 2
+ROWS += (Row("mix-small", 1, 1.0, udp=True),)        # beside mix-small -j 1: --udp must cost nothing without UDP
 RSS_TARGET_MB = {"short": 256, "mix-bulk": 256, "mix-small": 256, "mix-short": 256}
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_pcaps"
 ONE_CONNECTION = SAMPLES / "http.pcap"
-STARTUP_TARGETS = {"--help": 0.3, "one connection": 0.5, "first-ever run over sample_pcaps": 2.0}
+STARTUP_TARGETS = {"--help": 0.2, "one connection": 0.4, "first-ever run over sample_pcaps": 2.0}
 
 
 @dataclass
@@ -57,6 +68,7 @@ class Timing:
     seconds: float
     peak_rss_kb: int
     status: int
+    cpu: float = 0.0           # user + system seconds of the process and its children
 
 
 @dataclass
@@ -67,12 +79,16 @@ class Result:
     tcpflow: list[Timing] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
     output: str = "shm"
+    python_share: float | None = None    # records left to Python by the kernel (or never given to it)
 
     def median(self, side: str) -> float:
         return statistics.median(t.seconds for t in getattr(self, side))
 
     def rss_mb(self, side: str) -> float:
         return max(t.peak_rss_kb for t in getattr(self, side)) / 1024
+
+    def cpu_per_wall(self) -> float:
+        return statistics.median(t.cpu / t.seconds for t in self.ours if t.seconds)
 
     @property
     def ratio(self) -> float:
@@ -88,39 +104,56 @@ class Result:
 LAUNCHER = """
 import json, os, sys, time
 for line in sys.stdin:
-    argv, log = json.loads(line)
+    argv, log, env = json.loads(line)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     start = time.perf_counter()
     try:
-        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+        pid = os.posix_spawn(argv[0], argv, {**os.environ, **env}, file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)])
     except OSError as exc:
         os.write(fd, f"cannot run {argv[0]}: {exc}\\n".encode())
-        result = [0.0, 0, 127]
+        result = [0.0, 0, 127, 0.0]
     else:
         _, status, usage = os.wait4(pid, 0)
-        result = [time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status)]
+        result = [time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status),
+                  usage.ru_utime + usage.ru_stime]
     os.close(fd)
     print(json.dumps(result), flush=True)
 """
 _launcher: subprocess.Popen | None = None
 
 
-def timed(argv: list[str], log: Path) -> Timing:
-    """Run one child; its wall time and peak RSS (the largest process of its tree, from wait4)."""
+def timed(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Timing:
+    """Run one child; its wall time, CPU time and peak RSS (the largest process of its tree, from wait4)."""
     global _launcher
     if _launcher is None or _launcher.poll() is not None:
         _launcher = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, bufsize=1)
     assert _launcher.stdin and _launcher.stdout
-    _launcher.stdin.write(json.dumps([argv, str(log)]) + "\n")
-    seconds, rss_kb, status = json.loads(_launcher.stdout.readline())
-    return Timing(seconds, rss_kb, status)
+    _launcher.stdin.write(json.dumps([argv, str(log), env or {}]) + "\n")
+    seconds, rss_kb, status, cpu = json.loads(_launcher.stdout.readline())
+    return Timing(seconds, rss_kb, status, cpu)
 
 
-def ours_command(info: CaptureInfo, out: Path, jobs: int, cluster: str = "") -> list[str]:
-    return [sys.executable, "-m", "forensics_tcpflow", capture_input(info), "-o", str(out), "-j", str(jobs),
-            "--hash", "md5,sha256", "--report", "dfxml,jsonl,csv", "-q", *(("--cluster", cluster) if cluster else ())]
+def ours_command(info: CaptureInfo, out: Path, jobs: int, cluster: str = "", udp: bool = False) -> list[str]:
+    return [sys.executable, "-m", "forensics_tcpflow", capture_input(info), "-o", str(out),
+            *(("-j", str(jobs)) if jobs else ()), "--hash", "md5,sha256", "--report", "dfxml,jsonl,csv", "-q",
+            *(("--cluster", cluster) if cluster else ()), *(("--udp",) if udp else ())]
+
+
+def python_share(report: Path) -> float | None:
+    """Of every record read, the share the kernel left to Python or never walked (the report's
+    <ftf:kernel> against the inputs' packet counts)."""
+    if not report.is_file():
+        return None
+    root = etree.parse(str(report)).getroot()
+    packets = python = 0
+    for inp in root.iter(f"{{{FTF_NS}}}input"):
+        count = int(inp.get("packets", "0"))
+        packets += count
+        kernel = inp.find(f"{{{FTF_NS}}}kernel")
+        python += count if kernel is None else int(kernel.get("python")) + count - int(kernel.get("records"))
+    return python / packets if packets else None
 
 
 def tcpflow_commands(info: CaptureInfo, out: Path) -> list[list[str]]:
@@ -181,10 +214,12 @@ def run_row(row: Row, info: CaptureInfo, repeat: int, out_root: Path, log: Path)
     for i in range(repeat):
         with tempfile.TemporaryDirectory(prefix="ftf-bench-", dir=out_root) as tmp:
             ours, theirs = Path(tmp) / "ours", Path(tmp) / "tcpflow"
-            result.ours.append(timed(ours_command(info, ours, row.jobs, row.cluster), log))
+            env = {"FTF_KERNEL": row.kernel} if row.kernel else None
+            result.ours.append(timed(ours_command(info, ours, row.jobs, row.cluster, row.udp), log, env))
             result.tcpflow.append(run_tcpflow(info, theirs, log))
             if i == 0:
                 result.differences = compare_outputs(ours, theirs)
+                result.python_share = python_share(ours / "report.xml")
         print(f"  {row.workload} {row.mode} run {i + 1}: ours {result.ours[-1].seconds:.2f} s, "
               f"tcpflow {result.tcpflow[-1].seconds:.2f} s", file=sys.stderr, flush=True)
     return result
@@ -236,8 +271,8 @@ def startup_table(checks: list[tuple[str, float]]) -> str:
 
 
 def table(results: list[Result]) -> str:
-    head = ("| workload | capture | -j | ours MB/s | ours pkt/s | ours peak RSS | tcpflow MB/s | tcpflow peak RSS "
-            "| ours/tcpflow | target | same bytes |")
+    head = ("| workload | capture | -j | ours MB/s | ours pkt/s | ours peak RSS | ours CPU/wall | judged in Python "
+            "| tcpflow MB/s | tcpflow peak RSS | ours/tcpflow | target | same bytes |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in results:
         mb = r.capture.bytes / 1e6
@@ -245,15 +280,28 @@ def table(results: list[Result]) -> str:
         shape = f"{mb:,.0f} MB, {w['flows']:,} flows, {w['segment']} B segments" + (
             f", {w['files']} files" if w["files"] > 1 else "")
         rss_target = RSS_TARGET_MB.get(r.row.workload)
-        target = f">= {r.row.target:.1f}x" + (f", RSS <= {rss_target} MB" if rss_target else "")
+        target = (f">= {r.row.target:.1f}x" if r.row.target else "-") + (f", RSS <= {rss_target} MB" if rss_target else "")
+        share = f"{100 * r.python_share:.2f}%" if r.python_share is not None else "-"
         same = "yes" if not r.differences else f"NO ({len(r.differences)})"
         if any(t.status for t in r.ours + r.tcpflow):
             same += f" (exit {r.ours[0].status}/{r.tcpflow[0].status})"
         lines.append(
-            f"| {r.row.workload} | {shape} | {r.row.mode if r.row.cluster else r.row.jobs} | {mb / r.median('ours'):.2f} | "
-            f"{r.capture.packets / r.median('ours'):,.0f} | {r.rss_mb('ours'):.0f} MB | {mb / r.median('tcpflow'):.2f} | "
+            f"| {r.row.workload} | {shape} | {r.row.mode} | {mb / r.median('ours'):.2f} | "
+            f"{r.capture.packets / r.median('ours'):,.0f} | {r.rss_mb('ours'):.0f} MB | {r.cpu_per_wall():.2f} | {share} | "
+            f"{mb / r.median('tcpflow'):.2f} | "
             f"{r.rss_mb('tcpflow'):.0f} MB | {r.ratio:.2f}x | {target} | {same} |")
     return "\n".join(lines)
+
+
+def twin_lines(results: list[Result]) -> list[str]:
+    """The compiled kernel against its twin, where a row of each ran on the same workload and -j."""
+    lines = []
+    for twin in (r for r in results if r.row.kernel):
+        for compiled in (r for r in results if not r.row.kernel and r.row.workload == twin.row.workload
+                         and r.row.jobs == twin.row.jobs and not r.row.cluster):
+            lines.append(f"{twin.row.workload} {compiled.row.mode}: compiled kernel {compiled.median('ours'):.2f} s, "
+                         f"twin {twin.median('ours'):.2f} s: {twin.median('ours') / compiled.median('ours'):.2f}x")
+    return lines
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -269,6 +317,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="instead of the table: our RSS at --scale and at FACTOR times it (4: 1 GB vs 4 GB)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     ap.add_argument("--no-startup", action="store_true", help="leave out the start-up timings")
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up timings (no workload is generated)")
     return ap.parse_args(argv)
 
 
@@ -280,6 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     args.dir.mkdir(parents=True, exist_ok=True)
     out_root = output_root(args.output, args.dir)
     log = args.dir / "run.log"
+    if args.startup_only:
+        print(startup_table(startup_checks(args.repeat, out_root, log)))
+        return 0
     if args.memory_check:
         for line in memory_check(args.workload or ["bulk"], scale, args.memory_check, args.dir, out_root, log):
             print(line)
@@ -294,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nOutput on {'tmpfs (/dev/shm)' if out_root == SHM else out_root}; scale {scale:g}; "
           f"medians of {args.repeat}; tcpflow 1.6.1 -e md5; ours --hash md5,sha256 --report dfxml,jsonl,csv\n")
     print(table(results))
+    for line in twin_lines(results):
+        print(line)
     if not args.no_startup:
         print()
         print(startup_table(startup_checks(args.repeat, out_root, log)))

@@ -11,27 +11,25 @@ import typer
 
 from . import __version__
 from .environment import Environment
-from .exitstatus import REPORT_BUGS, ExitStatus
+from .errors import ForensicsError, StdoutClosed
+from .exitstatus import REPORT_BUGS, ExitStatus, status_of
+from .clihelp import PROGRAM, help_option
 from .options import DEFAULT_REPORTS, DEFAULT_TEMPLATE, NS, Options
-from .progress import ProgressBars
 
-EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors (or OUT could not be written); 2 usage error;"
-             " 3 internal error (a bug of ours: please report it); 4 verify mismatch; 130 interrupted (SIGINT/SIGTERM:"
-             " the report is complete and marked interrupted; continue with --resume; with -i they end the capture"
-             " normally: 0).\n\n"
-             "Other commands: `verify REPORT` re-hashes every flow file and input capture a report names;"
-             " `validate REPORT` checks a report against its schemas.")
+EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors, nothing to read, or OUT could not be written;"
+             " 2 usage error (nothing was written); 3 internal error (a bug of ours: please report it); 4 verify"
+             " mismatch (diff, reproduce: the runs differ); 130 interrupted (SIGINT/SIGTERM: the report is complete and marked interrupted; continue with"
+             " --resume; with -i they end the capture normally: 0); 141 standard output closed by its reader (-c | head)."
+             "\n\n"
+             "Other commands: `verify REPORT` re-hashes every file a report vouches for and lists what is missing,"
+             " changed or extra in its OUT;"
+             " `validate REPORT` checks a report against its schemas; `diff REPORT_A REPORT_B` compares two runs;"
+             " `reproduce REPORT -o NEWOUT` replays a run and diffs it with the recorded one.")
 
 LIVE_IDLE_SECONDS = 300.0     # a live capture closes idle connections: memory stays bounded, files appear
 MB = 1 << 20
+HASH_NAMES = ("md5", "sha1", "sha256", "sha512")
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings={"help_option_names": []})
-
-
-def _help(ctx: typer.Context, value: bool) -> None:
-    """-h/--help as a plain flag in the Run group (click's own shows a `<bool>` type column)."""
-    if value:
-        typer.echo(ctx.get_help(), nl=False)
-        raise typer.Exit(ExitStatus.OK)
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -51,10 +49,10 @@ DIFFERENCES = (
 
 
 @app.command(help="Reassemble every TCP flow of the captures into tcpflow-named files and a DFXML report.\n\n"
-             + EXIT_HELP + "\n\n" + DIFFERENCES, epilog=EXIT_HELP)
+             + EXIT_HELP + "\n\n" + DIFFERENCES)
 def flows(
     ctx: typer.Context,
-    inputs: list[str] = typer.Argument(None, show_default=False,
+    inputs: list[str] = typer.Argument(None, show_default=False, metavar="CAPTURE",
                                        help="Capture files or folders of captures (with -r: tcpflow's filter expression, unless -l).", rich_help_panel=INPUT),
     read: list[str] = typer.Option([], "-r", metavar="FILE", show_default=False, help="A capture to read (as tcpflow's -r; '-' is standard input); repeatable.", rich_help_panel=INPUT),
     finish: list[str] = typer.Option([], "-R", metavar="FILE", show_default=False, help="A capture read after the others only to finish the connections they began (as tcpflow's -R); repeatable.", rich_help_panel=INPUT),
@@ -75,7 +73,9 @@ def flows(
     unprocessed: Optional[str] = typer.Option(None, "-w", metavar="FILE", help="Save the IP packets that hold no TCP to this pcap file.", rich_help_panel=OUTPUT),
     overlap: str = typer.Option("first", "--overlap", metavar="first|last", help="Which copy wins on conflicting overlaps (tcpflow: last).", rich_help_panel=OUTPUT),
     idle_timeout: Optional[float] = typer.Option(None, "--idle-timeout", metavar="SECONDS", help="Close a connection idle this many seconds (0: never; default 0 for files, 300 for -i).", rich_help_panel=OUTPUT),
-    console: bool = typer.Option(False, "-c", metavar="", help="Print each TCP segment with data to standard output as it arrives; no flow files (a report only with -o or -X).", rich_help_panel=CONSOLE),
+    udp: bool = typer.Option(False, "--udp", metavar="", help="Also write UDP flows: each direction's datagram payloads in arrival order, named as TCP flows plus '-udp' (%P in -T places it), with a .findx index of every datagram; datagrams of a tunnel we decapsulate are not flows, their inner traffic is.", rich_help_panel=OUTPUT),
+    udp_timeout: float = typer.Option(60.0, "--udp-timeout", min=0.0, metavar="SECONDS", help="A UDP flow silent this many seconds of capture time ends (0: never); the same addresses and ports then start the next cN.", rich_help_panel=OUTPUT),
+    console: bool = typer.Option(False, "-c", metavar="", help="Print each TCP segment (and with --udp each UDP datagram) with data to standard output as it arrives; no flow files (a report only with -o or -X).", rich_help_panel=CONSOLE),
     console_bare: bool = typer.Option(False, "-C", metavar="", help="As -c, without the flow name before each segment.", rich_help_panel=CONSOLE),
     hex_output: bool = typer.Option(False, "-D", metavar="", help="Print in hex with an ASCII column.", rich_help_panel=CONSOLE),
     strip: bool = typer.Option(False, "-s", metavar="", help="Non-printable characters as '.' (the default of -c/-C unless -B).", rich_help_panel=CONSOLE),
@@ -84,11 +84,14 @@ def flows(
     json_output: bool = typer.Option(False, "-J", metavar="", help="One JSON object per segment (tcpflow's layout).", rich_help_panel=CONSOLE),
     color: bool = typer.Option(False, "-g", metavar="", help="Client-to-server segments blue, the others red.", rich_help_panel=CONSOLE),
     hashes: str = typer.Option("md5,sha256", "--hash", metavar="NAMES", help="Hashes per flow file: md5,sha1,sha256,sha512.", rich_help_panel=POST),
-    all_scanners: bool = typer.Option(False, "-a", metavar="", help="Run every scanner (tcpflow's -a: md5, http, netviz).", rich_help_panel=POST),
-    enable: list[str] = typer.Option([], "-e", metavar="NAME", show_default=False, help="Enable a scanner: http (bodies into files), netviz (report.pdf/png), md5; repeatable.", rich_help_panel=POST),
+    all_scanners: bool = typer.Option(False, "-a", metavar="", help="Run every scanner (tcpflow's -a: md5, http, netviz; and tls, yara).", rich_help_panel=POST),
+    enable: list[str] = typer.Option([], "-e", metavar="NAME", show_default=False, help="Enable a scanner: http (bodies into files; TCP flows only), netviz (report.pdf/png), tls (handshake facts, certificates), yara (needs --yara-rules), md5; repeatable.", rich_help_panel=POST),
     exclusive: Optional[str] = typer.Option(None, "-E", metavar="NAME", help="Run only this scanner (-E http: bodies without per-flow hashes).", rich_help_panel=POST),
     disable: list[str] = typer.Option([], "-x", metavar="NAME", show_default=False, help="Disable a scanner (-x md5: no per-flow hashes); repeatable.", rich_help_panel=POST),
     no_decompress: bool = typer.Option(False, "-Z", metavar="", help="Write HTTP bodies as sent: no gzip/deflate decoding.", rich_help_panel=POST),
+    yara_rules: Optional[str] = typer.Option(None, "--yara-rules", metavar="PATH", help="YARA rules for -e yara: a file, or a folder of .yar/.yara files (one namespace each). Needs the [yara] extra (yara-x).", rich_help_panel=POST),
+    yara_timeout: int = typer.Option(10, "--yara-timeout", min=1, metavar="SECONDS", help="Stop scanning one file after this long (recorded as a timeout).", rich_help_panel=POST),
+    yara_max_matches: int = typer.Option(1000, "--yara-max-matches", min=1, metavar="N", help="Matches kept per rule string and file.", rich_help_panel=POST),
     interface: Optional[str] = typer.Option(None, "-i", metavar="IFACE", help="Capture live from this interface (also 'any', 'lo') until SIGINT/SIGTERM, --duration or --packets; a trailing expression is the filter.", rich_help_panel=LIVE),
     no_promisc: bool = typer.Option(False, "-p", metavar="", help="Do not put the interface into promiscuous mode.", rich_help_panel=LIVE),
     snaplen: int = typer.Option(262144, "--snaplen", min=1, metavar="BYTES", help="Bytes kept of each live packet.", rich_help_panel=LIVE),
@@ -106,11 +109,12 @@ def flows(
     debug: int = typer.Option(1, "-d", metavar="N", help="Verbosity: 0 no closing summary, 1 the default.", rich_help_panel=RUN),
     fresh: bool = typer.Option(False, "--fresh", metavar="", help="Start an unfinished run in OUT afresh: remove what it kept for --resume and the flow files it already moved into OUT.", rich_help_panel=RUN),
     rehash_inputs: bool = typer.Option(False, "--rehash-inputs", metavar="", help="Read every input a second time after the run and compare digests (the identity and times of every input are always compared).", rich_help_panel=RUN),
-    show_help: bool = typer.Option(False, "-h", "--help", metavar="", is_eager=True, expose_value=False, callback=_help, help="Show this message and exit.", rich_help_panel=RUN),
+    show_help: bool = typer.Option(False, "-h", "--help", metavar="", is_eager=True, expose_value=False, callback=help_option, help="Show this message and exit.", rich_help_panel=RUN),
     version: bool = typer.Option(False, "-V", "--version", metavar="", help="Print the version and exit.", rich_help_panel=RUN),
 ) -> None:
     if version:
-        typer.echo(f"forensics-tcpflow {__version__}")
+        from .kernel import IMPLEMENTATION
+        typer.echo(f"forensics-tcpflow {__version__} (kernel: {IMPLEMENTATION})")
         raise typer.Exit(ExitStatus.OK)
     inputs = list(inputs or ())
     if interface and inputs and not read:
@@ -126,43 +130,38 @@ def flows(
         raise typer.BadParameter("no capture given (CAPTURE... or -r FILE)", param_hint="CAPTURE")
     if overlap not in ("first", "last"):
         raise typer.BadParameter("must be 'first' or 'last'", param_hint="--overlap")
-    unknown = [h for h in _split(hashes) if h not in ("md5", "sha1", "sha256", "sha512")]
+    unknown = [h for h in _split(hashes) if h not in HASH_NAMES]
     if unknown:
-        raise typer.BadParameter(f"unknown hash {', '.join(unknown)}", param_hint="--hash")
-    from .report import WRITERS
-    unknown = [name for name in _split(reports) if name not in WRITERS]
-    if unknown:
-        raise typer.BadParameter(f"unknown report format {', '.join(unknown)}; known: {', '.join(sorted(WRITERS))}",
-                                 param_hint="--report")
+        raise typer.BadParameter(f"unknown hash {', '.join(unknown)}; choose from {', '.join(HASH_NAMES)}",
+                                 param_hint="--hash")
     from .scan.registry import select
     try:
         scanners = select(all_scanners, enable, exclusive, disable)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="-e/-E/-x") from None
+    if "yara" in (*enable, exclusive) and not yara_rules:
+        raise typer.BadParameter("-e yara needs --yara-rules PATH", param_hint="--yara-rules")
     idle = idle_timeout if idle_timeout is not None else LIVE_IDLE_SECONDS if interface else 0.0
-    console = console or console_bare
-    outdir = outdir_given or "."
-    if console and report_path is None and outdir_given:
-        report_path = os.path.join(outdir, "report.xml")
     options = Options(
-        inputs=captures, outdir=outdir, finish_inputs=tuple(finish), overlap=overlap, max_seek=max_seek, max_fds=max_fds,
+        inputs=captures, outdir=outdir_given, finish_inputs=tuple(finish), overlap=overlap, max_seek=max_seek, max_fds=max_fds,
         max_bytes=max_bytes, template=template, fflags=fflags, bpf=bpf,
         idle_timeout_ns=int(idle * NS), frag_timeout_ns=int(frag_timeout * NS),
-        hashes=_split(hashes) if "md5" in scanners else (),
-        reports=_split(reports) if report_path or not console else (), report_path=report_path, jobs=jobs,
-        merge=merge, resume=resume, fresh=fresh, quiet=quiet or console, rehash_inputs=rehash_inputs,
+        hashes=_split(hashes), reports=_split(reports), report_path=report_path, jobs=jobs,
+        merge=merge, resume=resume, fresh=fresh, quiet=quiet, rehash_inputs=rehash_inputs,
         cluster=cluster,
         scanners=scanners, decompress=not no_decompress,
+        yara_rules=yara_rules, yara_timeout=yara_timeout, yara_max_matches=yara_max_matches,
         interface=interface, snaplen=snaplen, promiscuous=not no_promisc, duration_ns=int(duration * NS),
         max_packets=packets, save_capture=save_capture, save_capture_size=int(save_capture_size * MB), user=user,
-        chroot=chroot, console=console, console_header=not console_bare and not json_output,
+        chroot=chroot, console=console or console_bare, console_header=not console_bare and not json_output,
         console_format=_console_format(hex_output, json_output, binary), console_color=color,
         console_newline=not no_newline, findx=findx and not packet_files, unprocessed=unprocessed, packet_files=packet_files,
-        verbosity=10 if verbose else debug,
+        verbosity=10 if verbose else debug, udp=udp, udp_timeout_ns=int(udp_timeout * NS),
     )
     env: Environment = ctx.obj
     from .core import run       # the pipeline loads only for a run, not for --help or --version
-    with ProgressBars(env, enabled=not options.quiet):
+    from .progress import ProgressBars
+    with ProgressBars(env, enabled=not (options.quiet or options.console)):
         status = run(options, env)
     raise typer.Exit(int(status))
 
@@ -178,16 +177,23 @@ def main(argv: list[str] | None = None, env: Environment | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     env = env or Environment()
     env.command_line = env.command_line or shlex.join(["forensics-tcpflow", *argv])
+    env.argv, env.cwd = env.argv or tuple(argv), env.cwd or os.getcwd()
     from .tools import TOOLS
     command = TOOLS.get(argv[0]) if argv else None
     target = command if command is not None else app
     try:
-        return int(target(args=argv[1:] if command else argv, obj=env, standalone_mode=False) or 0)
+        return int(target(args=argv[1:] if command else argv, prog_name=shlex.join([PROGRAM, *argv[:1]]) if command
+                          else PROGRAM, obj=env, standalone_mode=False) or 0)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:       # typer's (vendored) click usage errors
         exc.show(file=sys.stderr)
         return int(ExitStatus.USAGE)
+    except StdoutClosed as exc:
+        return int(status_of(exc))
+    except ForensicsError as exc:            # explained, whatever stage raised it: its kind gives the status
+        env.error(str(exc))
+        return int(status_of(exc))
     except (typer.Abort, KeyboardInterrupt):
         return int(ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug of ours: one clear line, never a traceback

@@ -8,115 +8,36 @@ import shutil
 import signal
 import tempfile
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .batch.jobs import Job, JobResult, Runner, RunnerError, merge_shards, open_runner
 from .batch.promote import Mover, promote
-from .fastpath.shard import Shard
-from .batch.journal import Journal, JournalError, state_dir
+from .kernel.shard import Shard
+from .batch.journal import Journal, state_dir
 from .batch.merge import order_by_first_packet
 from .batch.walk import walk_inputs
-from .capture.bpf import PacketFilter
 from .capture.stdin import STDIN_PATH
 from .capture.writer import PcapWriter
-from .environment import Environment, Progress
-from .exitstatus import REPORT_BUGS, ExitStatus
-from .flow.naming import TemplateError, build_template
+from .environment import WARNING, Environment, Progress
+from .exitstatus import REPORT_BUGS, ExitStatus, status_of
+from .flow.naming import build_template
 from .flow.record import FlowRecord
 from .options import NS, Options
+from .plan import RunPlan, make_plan
+from .errors import StdoutClosed, UsageError
 from .provenance import InputSummary
 from .report.follow import Follower
+from .report.outputs import outputs_written
 from .report.registry import is_large, write_reports
 from .report.spool import FlowSpool
 from .report.validate import validate_report
-from .privileges import account
-from .runinfo import make_run_info
-from .scan.registry import ScanContext, ScanResults, post_scanners, run_scanners
+from .runinfo import make_run_info, replay_info
+from .scan.registry import MapWork, ScanContext, ScanResults, post_scanners, run_scanners
 from .sink.console import ConsolePrinter
 from .sink.packets import DirectionPcaps
 from .sink.tap import TapSink
-
-class UsageError(Exception):
-    """Options that cannot work together; nothing was written."""
-
-
-def _inside(child: Path, parent: Path) -> bool:
-    try:
-        child.relative_to(parent)
-        return True
-    except ValueError:
-        return False
-
-
-def _real(path: str | Path) -> Path:
-    """The path with symlinks followed; a symlink loop stays as it is (reading it is then an input error)."""
-    return Path(os.path.realpath(path))
-
-
-def _check_layout(options: Options, report_path: Path) -> None:
-    """Evidence is read-only: nothing is written into an input folder, nor into the folder that
-    holds an input file itself (a folder below it is another place). A missing input is left
-    to the reading stage, which names it ("No such file or directory")."""
-    targets = [(what, _real(path), _real(path).parent) for what, path in (
-        ("report", report_path if options.reports else None),
-        ("-w file", Path(options.unprocessed) if options.unprocessed else None)) if path is not None]
-    if not options.console:     # console mode keeps no files in OUT
-        out = _real(options.outdir)
-        targets.append(("output directory", out, out))
-    for given in options.inputs + options.finish_inputs:
-        if given == STDIN_PATH or not os.path.exists(given):
-            continue
-        src = _real(given)
-        for what, target, folder in targets:
-            if src.is_dir() and _inside(target, src):
-                raise UsageError(f"{what} {target} lies inside the evidence folder {given}")
-            if not src.is_dir() and folder == src.parent:
-                raise UsageError(f"{what} {target} lies beside the evidence file {given}")
-    if options.resume and options.fresh:
-        raise UsageError("--resume continues an unfinished run, --fresh discards it: choose one")
-    if options.resume:
-        return
-    if report_path.exists() and (options.reports or not options.console):
-        raise UsageError(f"{report_path} already exists: choose a new output directory (or --resume)")
-    if not options.console and not options.fresh and state_dir(options.outdir).exists():
-        raise UsageError(f"{options.outdir} holds an unfinished run: continue it with --resume, start it afresh"
-                         " with --fresh, or choose a new output directory")
-
-
-def _check_live(options: Options, report_path: Path) -> None:
-    """A live capture is one input of its own, cannot be resumed and never overwrites a saved capture."""
-    if options.inputs:
-        raise UsageError("capture either from an interface (-i) or from files, not both")
-    if options.resume:
-        raise UsageError("a live capture (-i) cannot be resumed")
-    if options.save_capture and os.path.lexists(options.save_capture):
-        raise UsageError(f"{options.save_capture} already exists: --save-capture never overwrites")
-    if options.user:
-        try:
-            account(options.user)
-        except KeyError as exc:
-            raise UsageError(str(exc.args[0])) from None
-    if options.chroot:
-        _check_jail(options, report_path)
-
-
-def _check_jail(options: Options, report_path: Path) -> None:
-    """-z: everything the run writes after the switch lies inside the jail, and nothing it would
-    start there (report helper processes, scanner libraries) lives outside it."""
-    jail = _real(options.chroot)
-    if not options.user:
-        raise UsageError("-z needs -U, as tcpflow's: root could leave the jail")
-    if not jail.is_dir() or jail == Path(jail.anchor):
-        raise UsageError(f"-z {options.chroot}: not a folder to shut the run into")
-    for what, path in (("output directory", options.outdir), ("report", report_path),
-                       ("--save-capture", options.save_capture)):
-        if path is not None and not _inside(_real(path), jail):
-            raise UsageError(f"{what} {path} lies outside the -z folder {options.chroot}")
-    if set(options.scanners) - {"md5"}:
-        raise UsageError("-z: scanners load libraries from outside the jail; run them on the flows afterwards")
-
 
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[threading.Event]:
@@ -163,14 +84,46 @@ def plan_jobs(options: Options, captures: list[tuple[str, str]], slots: int = 0)
     return jobs
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of the planned captures: the same numbers in the summary, the report and --resume.
+    A capture is reached when every job that reads it ran to its end (not cut short by a signal)."""
+
+    planned: int
+    processed: int        # read to the end without an error
+    failed: int           # reached, with an error (unreadable, damaged, missing)
+    not_reached: int      # not read, or cut short by an interruption: --resume reads them
+    skipped: int = 0      # other files among the inputs, not captures
+
+    @classmethod
+    def of(cls, jobs: list[Job], done: dict[int, tuple[list[InputSummary], FlowSpool]], cut: set[int],
+           skipped: int = 0) -> Outcome:
+        labels = list(dict.fromkeys(label for job in jobs for _, label in job.captures))
+        unfinished = {label for job in jobs if job.index not in done or job.index in cut for _, label in job.captures}
+        errors = {s.path for index in done if index not in cut for s in done[index][0] if s.error}
+        reached = [label for label in labels if label not in unfinished]
+        failed = sum(label in errors for label in reached)
+        return cls(len(labels), len(reached) - failed, failed, len(labels) - len(reached), skipped)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
 @dataclass(slots=True)
 class Tally:
-    """What the closing summary lines say."""
+    """What the closing summary lines say (the capture counts: Outcome)."""
 
     flows: int = 0
     flow_bytes: int = 0
     warnings: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def watch(self, log: Callable[[str], None]) -> Callable[[str], None]:
+        """`log`, counting every warning line on its way, whoever says it (scanners too)."""
+        def counted(line: str) -> None:
+            self.warnings += line.startswith(WARNING)
+            log(line)
+        return counted
 
     def count(self, flows: Iterable[FlowRecord]) -> Iterator[FlowRecord]:
         for rec in flows:
@@ -180,33 +133,23 @@ class Tally:
 
 
 def run(options: Options, env: Environment) -> ExitStatus:
+    """Plan the run from the options as given, then run it: jobs over captures, or per-packet taps here."""
     start_ns = env.clock_ns()
-    if options.chroot:      # -z: paths taken before the switch must name the same files inside the jail
-        options = replace(options, outdir=os.path.abspath(options.outdir),
-                          report_path=options.report_path and os.path.abspath(options.report_path),
-                          save_capture=options.save_capture and os.path.abspath(options.save_capture))
-    report_path = Path(options.report_path or Path(options.outdir) / "report.xml")
     try:
-        _check_layout(options, report_path)
-        build_template(options.template, options.fflags)
-        if options.bpf:
-            PacketFilter(options.bpf)
-        if options.interface:
-            _check_live(options, report_path)
-        elif options.user or options.save_capture or options.chroot:
-            raise UsageError("-U, -z and --save-capture go with a live capture (-i)")
-    except (UsageError, TemplateError, ValueError) as exc:
+        plan = make_plan(options)
+    except UsageError as exc:
         env.error(str(exc))
-        return ExitStatus.USAGE
-    if options.console or options.unprocessed or options.packet_files:
-        return _with_taps(options, env, report_path, start_ns)
-    return _guarded(options, env, report_path, start_ns)
+        return status_of(exc)
+    if plan.runner == "taps":
+        return _with_taps(plan, env, start_ns)
+    return _guarded(plan, env, start_ns)
 
 
-def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: int) -> ExitStatus:
+def _with_taps(plan: RunPlan, env: Environment, start_ns: int) -> ExitStatus:
     """Per-packet outputs (console, -K, -w) follow the packets of all captures in the order given, as
     tcpflow's do: one job at a time in this process. Console mode and -K keep no flow files; console
-    mode's workspace is a scratch folder, and its report (only with -X or -o) goes to `report_path`."""
+    mode's workspace is a scratch folder, and its report (only with -X or -o) goes to the plan's report path."""
+    options = plan.options
     template = build_template(options.template, options.fflags)
     printer = writer = None
     if options.console:
@@ -217,6 +160,7 @@ def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: 
                                  max_bytes=options.max_bytes)
     try:
         if options.unprocessed:
+            Path(options.unprocessed).parent.mkdir(parents=True, exist_ok=True)
             writer = PcapWriter(open(options.unprocessed, "xb"))
     except OSError as exc:
         env.error(f"cannot write {options.unprocessed}: {exc.strerror or exc}")
@@ -224,27 +168,42 @@ def _with_taps(options: Options, env: Environment, report_path: Path, start_ns: 
     taps = replace(env, make_sink=lambda root, *args: TapSink(
         env.make_sink(root, *args), printer, writer,
         DirectionPcaps(str(root), template) if options.packet_files else None))
-    options = replace(options, jobs=1, fflags=options.fflags + ("X" if options.console or options.packet_files else ""))
     try:
-        if not options.console:
-            return _guarded(options, taps, report_path, start_ns)
+        done = writer.close if writer is not None else _nothing    # the -w file is complete, then hashed
+        if not plan.scratch:
+            return _guarded(plan, taps, start_ns, done)
         with tempfile.TemporaryDirectory(prefix="forensics-tcpflow-") as scratch:
-            return _guarded(replace(options, outdir=scratch), taps, report_path, start_ns)
+            return _guarded(plan.in_scratch(scratch), taps, start_ns, done)
     finally:
         if writer is not None:
             writer.close()
         if options.console:
-            env.stdout.buffer.flush()
+            _flush(env)
 
 
-def _guarded(options: Options, env: Environment, report_path: Path, start_ns: int) -> ExitStatus:
+def _flush(env: Environment) -> None:
+    try:
+        env.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise StdoutClosed from None
+
+
+def _nothing() -> None:
+    """No per-packet output to complete."""
+
+
+def _guarded(plan: RunPlan, env: Environment, start_ns: int, taps_done: Callable[[], None] = _nothing) -> ExitStatus:
+    options = plan.options
     with _stop_on_signals() as stop:
         try:
             with open_runner(options) as runner:
-                return _run(options, env, report_path, start_ns, stop, runner)
-        except (JournalError, RunnerError) as exc:
+                return _run(plan, env, start_ns, stop, runner, taps_done)
+        except UsageError as exc:        # a journal of another run, a cluster that cannot run this
             env.error(str(exc))
-            return ExitStatus.USAGE
+            return status_of(exc)
+        except FileExistsError as exc:   # not for --resume: that would replace the file in the way
+            env.error(f"cannot write to {exc.filename}: {exc.strerror}; no report was written")
+            return ExitStatus.INPUT_ERRORS
         except OSError as exc:
             env.error(f"cannot write to {exc.filename or options.outdir}: {exc.strerror or exc};"
                       f" no report was written; {_kept(options.outdir)}")
@@ -279,16 +238,21 @@ def _kept(outdir: str) -> str:
             f" output directory")
 
 
-def _run(options: Options, env: Environment, report_path: Path, start_ns: int, stop: threading.Event,
-         runner: Runner) -> ExitStatus:
-    outdir = Path(options.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    report_path.parent.mkdir(parents=True, exist_ok=True)
+def _run(plan: RunPlan, env: Environment, start_ns: int, stop: threading.Event, runner: Runner,
+         taps_done: Callable[[], None]) -> ExitStatus:
+    options, report_path = plan.options, plan.report_path
     tally = Tally()
+    env = replace(env, log=tally.watch(env.log))
     captures, tally.skipped = walk_inputs(options.inputs + options.finish_inputs)
     for path, reason in tally.skipped:
         env.warn(f"{path}: skipped: {reason}")
-        tally.warnings += 1
+    if not captures and not options.interface:
+        env.error(f"nothing to read: no capture in {', '.join(options.inputs + options.finish_inputs)}"
+                  f" ({len(tally.skipped)} other files skipped); nothing was written")
+        return ExitStatus.INPUT_ERRORS
+    outdir = Path(options.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
     runner.check([path for path, _ in captures], outdir)
     journal = Journal(state_dir(outdir))
     if options.fresh:
@@ -298,18 +262,22 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
         jobs = journal.planned(jobs)
     done: dict[int, tuple[list[InputSummary], FlowSpool]] = {
         index: (finished.summaries, finished.spool) for index, finished in journal.open(options, jobs).items()}
-    if done:
-        env.log(f"forensics-tcpflow: resuming: {len(done)} of {len(jobs)} jobs already done")
+    if options.resume:
+        reached = Outcome.of(jobs, done, cut=set())
+        env.log(f"forensics-tcpflow: resuming: {reached.processed + reached.failed} of {reached.planned}"
+                " captures already done")
     for summaries, _ in done.values():
         _report_errors(env, summaries)
     todo = [job for job in jobs if job.index not in done]
     env.progress(Progress("start-run", "", sum(_size(path) for job in todo for path, _ in job.captures)))
     interrupted = False
+    cut: set[int] = set()              # jobs a signal cut short: --resume does them again
     last: JobResult | None = None      # its files move while the reports are written
     results = _until_lost(runner.run(todo, options, journal.workspace, env.make_sink, env.progress, stop), env, stop)
-    def places(result: JobResult) -> tuple[Path, Path]:
-        """Where a job's files wait (staging) and where they belong."""
-        return result.stage, outdir / jobs[result.index].subdir
+    def places(result: JobResult) -> tuple[Path, Path, bool]:
+        """Where a job's files wait (staging), where they belong, and whether they may replace files there:
+        only with --resume or --fresh, which take the unfinished run in OUT as theirs."""
+        return result.stage, outdir / jobs[result.index].subdir, options.resume or options.fresh
 
     with contextlib.closing(results):
         for result in results:
@@ -318,18 +286,23 @@ def _run(options: Options, env: Environment, report_path: Path, start_ns: int, s
                 _record(journal, last)
             last = result
             interrupted = interrupted or result.interrupted
+            if result.interrupted:
+                cut.add(result.index)
             done[result.index] = (result.summaries, result.spool)
             _report_errors(env, result.summaries)
             env.progress(Progress("flows", "", sum(len(spool) for _, spool in done.values())))
     interrupted = interrupted or (stop.is_set() and not options.interface)   # a signal ends a live capture
     if interrupted:
-        env.warn("interrupted: every open flow was closed; continue the run with --resume")
-        tally.warnings += 1
+        streams = [path for path in options.inputs if path == STDIN_PATH]
+        env.warn("interrupted: every open flow was closed; " + (
+            "standard input cannot be read again, so this run cannot be resumed" if streams
+            else "continue the run with --resume"))
     large = is_large(sum(len(spool) for _, spool in done.values()), options)
     settle = _Settle(journal, last, places, in_child=large)
     try:
-        return _finish(options, env, report_path, start_ns, jobs, done, interrupted, tally, journal,
-                       _ReportGate(report_path, large, settle), runner.facts)
+        return _finish(plan, env, start_ns, jobs, done, Outcome.of(jobs, done, cut, len(tally.skipped)),
+                       interrupted, tally, journal,
+                       _ReportGate(report_path, large, settle), runner.facts, runner.map_work, taps_done)
     finally:
         settle.close()
 
@@ -354,7 +327,7 @@ class _Settle:
     the reports on a large run, else now; done() before the reports are put in place."""
 
     def __init__(self, journal: Journal, result: JobResult | None,
-                 places: Callable[[JobResult], tuple[Path, Path]], in_child: bool) -> None:
+                 places: Callable[[JobResult], tuple[Path, Path, bool]], in_child: bool) -> None:
         self._journal, self._result = journal, result
         self._mover: Mover | None = None
         if result is not None and in_child:
@@ -381,14 +354,13 @@ def _report_errors(env: Environment, summaries: list[InputSummary]) -> None:
             env.error(summary.error)
 
 
-def _warn_unknown_links(env: Environment, summaries: list[InputSummary], tally: Tally) -> None:
+def _warn_unknown_links(env: Environment, summaries: list[InputSummary]) -> None:
     """The report counts packets of a link type we cannot read; say it on stderr too, so none are lost unseen."""
     for summary in summaries:
         for name, count in summary.counters.items():
             if name.startswith("linktype:"):
                 env.warn(f"{summary.path}: {count} packets of unsupported link type {name.split(':', 1)[1]}"
                          " were not decoded")
-                tally.warnings += 1
 
 
 def _size(path: str) -> int:
@@ -398,11 +370,13 @@ def _size(path: str) -> int:
         return 0
 
 
-def _finish(options: Options, env: Environment, report_path: Path, start_ns: int, jobs: list[Job],
-            done: dict[int, tuple[list[InputSummary], FlowSpool]], interrupted: bool, tally: Tally,
-            journal: Journal, gate: "_ReportGate", cluster: dict[str, str]) -> ExitStatus:
+def _finish(plan: RunPlan, env: Environment, start_ns: int, jobs: list[Job],
+            done: dict[int, tuple[list[InputSummary], FlowSpool]], outcome: Outcome, interrupted: bool, tally: Tally,
+            journal: Journal, gate: "_ReportGate", cluster: dict[str, str], map_work: MapWork,
+            taps_done: Callable[[], None]) -> ExitStatus:
+    options, report_path = plan.options, plan.report_path
     summaries = merge_shards([summary for index in sorted(done) for summary in done[index][0]])
-    _warn_unknown_links(env, summaries, tally)
+    _warn_unknown_links(env, summaries)
     processed = {summary.path for summary in summaries}
     not_done = [(path, "not processed: the run was interrupted")
                 for job in jobs for path, _ in job.captures if path not in processed]
@@ -412,18 +386,27 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
         env.log(f"forensics-tcpflow: {REPORT_BUGS}")
     status = (ExitStatus.INTERRUPTED if interrupted else ExitStatus.INTERNAL_ERROR if internal
               else ExitStatus.INPUT_ERRORS if errors else ExitStatus.OK)
-    run_info = make_run_info(env.command_line, options, start_ns)
+    run_info = make_run_info(env.command_line, plan.given, plan.derived(), start_ns)
     run_info.skipped = tally.skipped + not_done
     run_info.interrupted = interrupted
     run_info.cluster = cluster
+    run_info.replay = replay_info(env.argv, env.cwd)
     run_info.exit_status = int(status)
+    run_info.outcome = outcome.as_dict()
     labels = list(dict.fromkeys(label for job in jobs for _, label in job.captures))
     spools = [spool for _, spool in (done[index] for index in sorted(done))]
     spool = FlowSpool.merge(spools, captures=labels) if spools else FlowSpool(journal.workspace.spools, labels)
     scans = ScanResults()     # an interrupted run scans once --resume has finished it
     if post_scanners(options.scanners) and not interrupted:
         gate.settle.done()    # scanners read finished flow files where they belong
-        scans = run_scanners(ScanContext(options, Path(options.outdir), report_path, summaries, env.log), spool)
+        scans = run_scanners(ScanContext(options, Path(options.outdir), report_path, summaries, env.log, map_work),
+                             spool)
+    taps_done()
+    if options.findx or options.packet_files:
+        gate.settle.done()    # the last job's files are in place before they are hashed
+    others = [("unprocessed", Path(options.unprocessed))] if options.unprocessed else []
+    run_info.outputs = outputs_written(Path(options.outdir), report_path.parent, options.packet_files,
+                                       [*others, *(("picture", path) for path in scans.files)])
     run_info.end_ns = env.clock_ns()
     write_reports(options.reports, run_info, summaries, spool, options, report_path, tally.count, gate, scans)
     problems = gate.problems
@@ -434,7 +417,7 @@ def _finish(options: Options, env: Environment, report_path: Path, start_ns: int
     if not interrupted:
         journal.remove()
     if not options.quiet and options.verbosity > 0:
-        _summary(env, summaries, len(labels), errors, tally, env.clock_ns() - start_ns)
+        _summary(env, summaries, outcome, errors, tally, env.clock_ns() - start_ns, scans.summary)
     return status
 
 
@@ -468,16 +451,18 @@ class _ReportGate:
             self._follower.abandon()
 
 
-def _summary(env: Environment, summaries: list[InputSummary], planned: int, errors: list[str], tally: Tally,
-             elapsed_ns: int) -> None:
+def _summary(env: Environment, summaries: list[InputSummary], outcome: Outcome, errors: list[str], tally: Tally,
+             elapsed_ns: int, scanned: list[str]) -> None:
     log = env.log
-    log(f"forensics-tcpflow: captures: {len(summaries)} of {planned} processed,"
-        f" {len(tally.skipped)} other files skipped")
+    log(f"forensics-tcpflow: captures: {outcome.processed} processed, {outcome.failed} failed,"
+        f" {outcome.not_reached} not reached (of {outcome.planned}); {outcome.skipped} other files skipped")
     log(f"forensics-tcpflow: packets: {sum(s.packets for s in summaries)}"
         f" ({sum(s.size for s in summaries)} input bytes)")
     for live in (s.live for s in summaries if s.live):
         log(f"forensics-tcpflow: live capture on {live.interface}: {live.received} packets received by libpcap,"
             f" {live.dropped} dropped by the kernel, {live.interface_dropped} dropped by the interface")
     log(f"forensics-tcpflow: flows: {tally.flows} ({tally.flow_bytes} bytes in flow files)")
+    for line in scanned:
+        log(f"forensics-tcpflow: {line}")
     log(f"forensics-tcpflow: warnings: {tally.warnings}, errors: {len(errors)},"
         f" elapsed: {elapsed_ns / NS:.2f} s")

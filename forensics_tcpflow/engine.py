@@ -24,17 +24,20 @@ from .capture.stdin import STDIN_LABEL, STDIN_PATH, StdinSource
 from .decode.decoder import Decoder
 from .decode.segment import Segment
 from .environment import Progress
+from .errors import ForensicsError
+from .exitstatus import ExitStatus, status_of
 from .flow.naming import build_template
 from .flow.record import FlowRecord
 from .flow.table import FlowTable
 from .options import Options
 from .privileges import relinquish
-from .provenance import InputSummary, LiveInfo
+from .provenance import InputSummary, KernelShare, LiveInfo
 from .sink import FlowSink
 from .sink.files import SinkError
-from .fastpath.header import fast_header
-from .fastpath.loop import LeanPump
-from .fastpath.shard import Shard
+from .kernel import IMPLEMENTATION
+from .kernel.header import kernel_header
+from .kernel.pump import KernelPump
+from .kernel.shard import Shard
 
 PROGRESS_EVERY = 4096          # records between progress callbacks (and stop checks)
 EXPIRE_EVERY = 65536           # records between idle-timeout sweeps
@@ -108,6 +111,8 @@ def _process(captures: Sequence[tuple[str, str]], options: Options, sink: FlowSi
     first_label = captures[0][1] if captures else ""
     table = FlowTable(options, sink, emit, first_label, build_template(options.template, options.fflags),
                       Path(captures[0][0]).name if captures else "")
+    if table.udp is not None:      # --udp: the decoder hands each UDP datagram of a flow to the UDP table
+        decoder.on_datagram = shard.owned(table.udp.add)
     interrupted = False
     before: Counter[str] = Counter()
     overlaps = 0
@@ -159,7 +164,7 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
     summary = InputSummary(path=label, abspath=STDIN_LABEL if stream else os.path.abspath(path), stream=stream)
     interrupted = False
     try:     # the first shard vouches for the file: the others read it without hashing
-        source: EvidenceFile | StdinSource = (StdinSource() if stream
+        source: EvidenceFile | StdinSource = (StdinSource(stop=stop) if stream
                                               else EvidenceFile(path, HASHES if not shard.index else ()))
     except OSError as exc:
         summary.error = f"{label}: cannot read: {exc.strerror or exc}"
@@ -176,8 +181,9 @@ def _one_capture(path: str, label: str, options: Options, decoder: Decoder, tabl
         except Interrupted as exc:
             summary.error = f"{label} ({exc}): interrupted before the end of the capture"
             interrupted = True
-        except (ValueError, SinkError) as exc:
+        except ForensicsError as exc:   # the evidence, the filter or the disk: named, the batch goes on
             summary.error = f"{label}: {exc}"
+            summary.internal_error = status_of(exc) == ExitStatus.INTERNAL_ERROR
         except Exception as exc:    # a bug of ours: this capture fails, the others go on, the run exits 3
             summary.error = f"{label}: internal error: {type(exc).__name__}: {exc}"
             summary.internal_error = True
@@ -281,11 +287,12 @@ def _check_unchanged(path: str, label: str, options: Options, summary: InputSumm
 def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, decoder: Decoder, table: FlowTable,
           summary: InputSummary, progress: Callable[[Progress], None],
           packet_filter: PacketFilter | None, stop: Callable[[], bool], shard: Shard) -> None:
-    """The fast path where the capture allows it, then the per-packet loop for whatever is left."""
+    """The kernel where the capture allows it, then the per-record loop for whatever is left.
+    This is the one place that choice is made."""
     add = shard.owned(table.add)
     expire = options.idle_timeout_ns > 0
     packets = 0
-    header = (fast_header(os.pread(source.fd, 65536, 0))     # per-packet taps and -I see every segment
+    header = (kernel_header(os.pread(source.fd, 65536, 0))     # per-packet taps and -I see every segment
               if isinstance(source, EvidenceFile) and packet_filter is None and not expire
               and not table.sink.per_packet and not options.findx else None)
     if header is not None:
@@ -294,14 +301,15 @@ def _pump(source: EvidenceFile | StdinSource, label: str, options: Options, deco
             if stop():
                 raise Interrupted(f"record {done}")
 
-        fast = LeanPump(source, header, decoder, table, window, shard)
+        fast = KernelPump(source, header, decoder, table, window, shard)
         try:
             finished = fast.run()
         finally:
             packets = summary.packets = fast.packets
             summary.truncated_packets = fast.truncated
             summary.first_ts_ns, summary.last_ts_ns = fast.first_ts, fast.last_ts
-            summary.format, summary.linktypes = header.format, (header.linktype,)
+            summary.format, summary.linktypes = header.format, header.linktypes
+            summary.kernel = KernelShare(IMPLEMENTATION, fast.packets, fast.python)
         if finished:
             return
     source.seek(0)

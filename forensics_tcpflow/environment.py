@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from .sink import FlowSink
-from .sink.files import FileSink
 
 
 @dataclass(slots=True)
@@ -23,8 +22,12 @@ class Progress:
 
 
 def file_sink(root: Path, hashes: tuple[str, ...], max_fds: int, keep: bool) -> FlowSink:
-    """The sink of a real run: flow files under `root`."""
+    """The sink of a real run: flow files under `root` (loaded for a run, not for --help)."""
+    from .sink.files import FileSink
     return FileSink(root, hashes, max_fds=max_fds, keep=keep)
+
+
+WARNING = "forensics-tcpflow: warning: "     # every warning line begins so: the summary counts them by it
 
 
 def _stderr_line(message: str) -> None:
@@ -41,9 +44,11 @@ class Environment:
     progress: Callable[[Progress], None] = lambda event: None
     log: Callable[[str], None] = _stderr_line
     command_line: str = ""
+    argv: tuple[str, ...] = ()        # the arguments exactly as given, and the folder they were given in:
+    cwd: str = ""                     # what `reproduce` replays
 
     def error(self, message: str) -> None:
         self.log(f"forensics-tcpflow: error: {message}")
 
     def warn(self, message: str) -> None:
-        self.log(f"forensics-tcpflow: warning: {message}")
+        self.log(f"{WARNING}{message}")

@@ -1,4 +1,4 @@
-"""Resolved run options: what the CLI parsed, in one value the core can record."""
+"""Run options exactly as given: what the CLI parsed; plan.make_plan derives what the run does from them."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class Options:
     """Every knob of a run, so the report can state exactly how output was made."""
 
     inputs: tuple[str, ...]
-    outdir: str
+    outdir: str | None                       # -o; None: not given (the plan makes it "." or a scratch folder)
     finish_inputs: tuple[str, ...] = ()      # -R: read after the inputs, only to finish their connections
     overlap: str = "first"                   # "first" | "last" (tcpflow)
     max_seek: int = 16 * 1024 * 1024         # -m: a jump this far starts a new cN file
@@ -38,6 +38,9 @@ class Options:
     fresh: bool = False                      # --fresh: discard an unfinished run in OUT and start again
     scanners: tuple[str, ...] = ("md5",)     # -a/-e/-E/-x: md5 is the per-flow hashing, the rest post-process
     decompress: bool = True                  # -Z off: HTTP bodies stay gzip/deflate-encoded
+    yara_rules: str | None = None            # --yara-rules: a rules file or a folder of them
+    yara_timeout: int = 10                   # --yara-timeout: seconds per scanned file
+    yara_max_matches: int = 1000             # --yara-max-matches: per rule string and file
     interface: str | None = None             # -i: capture live from this interface instead of files
     snaplen: int = 262144                    # --snaplen: bytes kept of each live packet
     promiscuous: bool = True                 # -p turns it off
@@ -56,5 +59,15 @@ class Options:
     unprocessed: str | None = None           # -w FILE: IP packets without TCP, as a pcap
     packet_files: bool = False               # -K: a pcap per direction instead of its flow file
     verbosity: int = 1                       # -d N (-v is 10)
+    udp: bool = False                        # --udp: UDP flows beside the TCP ones
+    udp_timeout_ns: int = 60 * NS            # --udp-timeout: capture time a UDP flow may stay silent before cN+1
     cluster: str | None = None               # Dask scheduler address, or "local:N" for a LocalCluster
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# Options that decide how a run goes or where its outputs land, never what they hold (an input's or
+# output's path is compared by content, not by name): `diff` does not count them.
+RUN_ONLY: frozenset[str] = frozenset({
+    "outdir", "report_path", "unprocessed", "save_capture", "finish_inputs", "jobs", "cluster", "resume", "fresh",
+    "quiet", "verbosity", "max_fds", "rehash_inputs", "user", "chroot",
+})

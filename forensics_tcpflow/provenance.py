@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,16 @@ class LiveInfo:
     dropped: int                           # ... dropped by the kernel (buffer full)
     interface_dropped: int                 # ... dropped by the interface or its driver
     saved: list[SavedFile] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class KernelShare:
+    """Which kernel walked an input's records and how many of them it left to Python (the flow
+    table's judgement or the general decoder): the audit trail of the fast path."""
+
+    implementation: str                    # "compiled" | "python" (kernel.IMPLEMENTATION)
+    records: int                           # records the kernel walked
+    python: int                            # ... of which Python judged or decoded
 
 
 @dataclass(slots=True)
@@ -70,6 +81,20 @@ class InputSummary:
     live: LiveInfo | None = None           # set when the input is an interface (-i), not a file
     stream: bool = False                   # standard input: no identity to compare after the run
     workers: list[str] = field(default_factory=list)   # --cluster: the Dask workers that ran it
+    kernel: KernelShare | None = None      # the records the flow kernel walked, and how many Python judged
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayInfo:
+    """What `reproduce` needs to run the same command again: the arguments exactly as given (before any
+    rewrite of ours), the folder they were given in, and the software and platform that ran them."""
+
+    argv: tuple[str, ...]
+    cwd: str
+    version: str
+    libraries: dict[str, str]
+    platform: str
+    implementation: str
 
 
 @dataclass(slots=True)
@@ -92,6 +117,10 @@ class RunInfo:
     end_ns: int = 0
     exit_status: int = 0
     interrupted: bool = False
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, object] = field(default_factory=dict)   # exactly as given (lists as tuples)
+    derived: dict[str, object] = field(default_factory=dict)   # what the run derived from them (plan.RunPlan)
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, reason): files not processed
     cluster: dict[str, str] = field(default_factory=dict)   # --cluster: scheduler address, Dask versions
+    outcome: dict[str, int] = field(default_factory=dict)   # core.Outcome: planned, processed, failed, not reached
+    outputs: list[Any] = field(default_factory=list)   # report.outputs.Output: other files the run wrote, hashed
+    replay: ReplayInfo | None = None       # <ftf:replay>: how to run this again (`reproduce`)

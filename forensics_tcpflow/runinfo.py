@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import __version__
 from .options import Options
-from .provenance import RunInfo
+from .provenance import ReplayInfo, RunInfo
 
 
 @cache
@@ -37,15 +37,20 @@ def _user() -> str:
         return str(os.getuid())
 
 
-def make_run_info(command_line: str, options: Options, start_ns: int) -> RunInfo:
+def make_run_info(command_line: str, given: Options, derived: dict[str, object], start_ns: int) -> RunInfo:
+    """The run as recorded: the options exactly as given, and apart what the run derived from them."""
     uname = platform.uname()
-    resolved = {k: ",".join(v) if isinstance(v, tuple) else str(v)
-                for k, v in asdict(options).items() if k not in ("inputs", "extra")}
     return RunInfo(
         uuid=str(uuid.uuid4()), command_line=command_line, program="forensics-tcpflow",
         version=__version__,
         libraries=dict(library_versions()),
         host=socket.gethostname(), user=_user(), uid=os.getuid(), os_sysname=uname.system,
         os_release=uname.release, os_version=uname.version, arch=uname.machine,
-        start_ns=start_ns, options=resolved,
+        start_ns=start_ns, options=asdict(given), derived=derived,
     )
+
+
+def replay_info(argv: tuple[str, ...], cwd: str) -> ReplayInfo:
+    """The command as given, for `reproduce`; the versions it compares with the replaying program's."""
+    return ReplayInfo(argv=argv, cwd=cwd, version=__version__, libraries=dict(library_versions()),
+                      platform=platform.platform(), implementation=platform.python_implementation())

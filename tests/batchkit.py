@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import re
 import shutil
 import struct
 from pathlib import Path
@@ -75,7 +77,7 @@ def normalized_report(path: Path) -> bytes:
     for option in doc.xpath("//f:option", namespaces=ftf):
         if option.get("name") in RUN_SPECIFIC_OPTIONS:
             option.getparent().remove(option)
-    for element in doc.xpath("//f:cluster | //f:worker", namespaces=ftf):   # where --cluster ran the jobs
+    for element in doc.xpath("//f:cluster | //f:worker | //f:kernel | //f:replay", namespaces=ftf):   # where and how it ran
         before = element.getprevious()
         if before is not None:
             before.tail = element.tail     # the indentation that followed it
@@ -84,3 +86,26 @@ def normalized_report(path: Path) -> bytes:
         for element in doc.xpath(f"//{tag}", namespaces=dfxml):
             element.getparent().remove(element)
     return etree.tostring(doc)
+
+
+def many_empty_flow_files(report: Path, count: int) -> None:
+    """Rewrite a run's report to name `count` empty flow files (in folders of 1,000, names of 70
+    characters) and make them: a run of many flows without running one."""
+    text = report.read_text()
+    first, last = text.index("  <fileobject>"), text.rindex("</fileobject>") + len("</fileobject>\n")
+    one = re.search(r"  <fileobject>.*?</fileobject>\n", text, re.S).group(0)
+    one = re.sub(r'<hashdigest type="md5">\w+', f'<hashdigest type="md5">{hashlib.md5().hexdigest()}', one)
+    one = re.sub(r'<hashdigest type="sha256">\w+', f'<hashdigest type="sha256">{hashlib.sha256().hexdigest()}', one)
+    name = re.search(r"<filename>(.*?)</filename>", one).group(1)
+    shutil.rmtree(report.parent / name, ignore_errors=True)
+    for path in report.parent.iterdir():
+        if path.is_file() and path.suffix not in (".xml", ".jsonl", ".csv"):
+            path.unlink()
+    parts = []
+    for i in range(count):
+        flow = f"f{i // 1000:02d}/{i:06d}-{'x' * 60}"
+        if i % 1000 == 0:
+            (report.parent / flow).parent.mkdir()
+        (report.parent / flow).touch()
+        parts.append(one.replace(f"<filename>{name}<", f"<filename>{flow}<"))
+    report.write_text(text[:first] + "".join(parts) + text[last:])

@@ -12,7 +12,7 @@ import pytest
 from oracles import have
 
 TESTS = Path(__file__).resolve().parent
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+CORPUS = Path(os.environ.get("FTF_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
 EXPECTATIONS = TESTS / "expectations.toml"
 
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 TCPFLOW = "tcpflow"
 TSHARK = "tshark"
@@ -160,13 +160,13 @@ def tshark_packets(capture: Path) -> list[_Packet]:
     return packets
 
 
-def _follow(capture: Path, streams: list[int]) -> dict[int, list[TsharkDirection]]:
-    """`-z follow,tcp,raw,N` for each stream (batched), parsed into its two directions."""
+def _follow(capture: Path, streams: list[int], proto: str = "tcp") -> dict[int, list[TsharkDirection]]:
+    """`-z follow,PROTO,raw,N` for each stream (batched), parsed into its two directions."""
     result: dict[int, list[TsharkDirection]] = {}
     for i in range(0, len(streams), FOLLOW_BATCH):
         batch = streams[i:i + FOLLOW_BATCH]
-        out = _tshark(capture, "-q", *(a for n in batch for a in ("-z", f"follow,tcp,raw,{n}")))
-        for block in out.split("Follow: tcp,raw")[1:]:
+        out = _tshark(capture, "-q", *(a for n in batch for a in ("-z", f"follow,{proto},raw,{n}")))
+        for block in out.split(f"Follow: {proto},raw")[1:]:
             stream, nodes, chunks = _parse_block(block)
             if stream in batch and all(nodes):
                 result[stream] = _assemble(stream, nodes, chunks)
@@ -178,7 +178,7 @@ def _parse_block(block: str) -> tuple[int, list[tuple[str, int] | None], list[tu
     nodes: list[tuple[str, int] | None] = [None, None]
     chunks: list[tuple[int, bytes]] = []
     for line in block.splitlines():
-        if line.startswith("Filter: tcp.stream eq "):
+        if line.startswith("Filter: ") and ".stream eq " in line:
             stream = int(line.rsplit(" ", 1)[1])
         elif (m := _NODE.match(line)) is not None:
             if m[2]:
@@ -282,3 +282,56 @@ def _directions_from_packets(stream: int, packets: list[_Packet]) -> list[Tshark
     first = next(p for p in packets if p.stream == stream)
     return [TsharkDirection(stream, first.src, first.sport, first.dst, first.dport),
             TsharkDirection(stream, first.dst, first.dport, first.src, first.sport)]
+
+
+# --------------------------------------------------------------------------- tshark, UDP
+
+_UDP_FIELDS = ("frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "udp.stream", "udp.srcport",
+               "udp.dstport")
+
+
+@dataclass
+class TsharkUdpStream:
+    """One udp.stream: its directions' payload bytes (`-z follow,udp,raw`), datagrams per direction (from
+    per-packet fields, empty datagrams included) and the ports of its datagrams."""
+
+    stream: int
+    directions: list[TsharkDirection]
+    datagrams: dict[Key, int]
+    ports: set[int]
+
+
+def _udp_layers(cols: list[str]) -> Iterable[tuple[int, Key]]:
+    """(stream, key) of every UDP layer of one packet, each with the IP header just before it; UDP
+    headers quoted inside an ICMP error are not datagrams."""
+    ip_s, ip_d, ip6_s, ip6_d, streams, sports, dports = (c.split(",") for c in cols[1:])
+    seen = {"ip": -1, "ipv6": -1}
+    last = ""
+    k = 0
+    for layer in cols[0].split(":"):
+        if layer in seen:
+            seen[layer] += 1
+            last = layer
+        elif layer.startswith("icmp"):
+            return
+        elif layer == "udp" and last and k < len(streams) and streams[k]:
+            i = seen[last]
+            src, dst = (ip_s[i], ip_d[i]) if last == "ip" else (ip6_s[i], ip6_d[i])
+            yield int(streams[k]), (norm_addr(src), int(sports[k]), norm_addr(dst), int(dports[k]))
+            k += 1
+
+
+def tshark_udp_streams(capture: Path) -> list[TsharkUdpStream]:
+    """Every udp.stream of the capture, in stream order."""
+    out = _tshark(capture, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a",
+                  *(a for f in _UDP_FIELDS for a in ("-e", f)))
+    counts: dict[int, dict[Key, int]] = {}
+    for line in out.splitlines():
+        cols = line.split("\t")
+        if len(cols) == len(_UDP_FIELDS) and cols[5]:
+            for stream, key in _udp_layers(cols):
+                per = counts.setdefault(stream, {})
+                per[key] = per.get(key, 0) + 1
+    followed = _follow(capture, sorted(counts), "udp")
+    return [TsharkUdpStream(n, followed.get(n, []), counts[n], {port for key in counts[n] for port in key[1::2]})
+            for n in sorted(counts)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from ipaddress import ip_address
 
 from forensics_tcpflow.flow.community_id import community_id
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
-from forensics_tcpflow.provenance import InputSummary, RunInfo
+from forensics_tcpflow.provenance import InputSummary, ReplayInfo, RunInfo
 
 T0 = 1_700_000_000_007_999_123  # 2023-11-14T22:13:20.007999123Z
 MD5 = "0c327805734edd796cdc175cbc961d8c"
@@ -20,7 +21,10 @@ def make_run(**changes) -> RunInfo:
                   libraries={"python": "3.11.7", "dpkt": "1.9.8", "lxml": "6.1.3"},
                   host="vm", user="root", uid=0, os_sysname="Linux", os_release="6.1.0",
                   os_version="#1 SMP", arch="x86_64", start_ns=T0 + 5, end_ns=T0 + 1_000_000_005,
-                  options={"resolved_by": "test"})
+                  options=asdict(make_options("out")), derived={"resolved_by": "test"},
+                  replay=ReplayInfo(argv=("-r", "a.pcap", "-o", "out"), cwd="/cases/7", version="0.1.0",
+                                    libraries={"python": "3.11.7", "dpkt": "1.9.8", "lxml": "6.1.3"},
+                                    platform="Linux-6.1.0-x86_64-with-glibc2.36", implementation="CPython"))
     for name, value in changes.items():
         setattr(run, name, value)
     return run

@@ -30,6 +30,7 @@ CONSOLE_WRONG = {
 }
 UNPROCESSED_WRONG = {
     "zeek__tunnels_4in6.pcap": "not-decoded: tcpflow saves the IPv4-in-IPv6 packet it cannot decode; we decode it",
+    "tcpdump__ieee802.11_exthdr.pcap": "not-ip: tcpflow saves two 802.11 Null-function frames, which carry no IP at all",
 }
 PCAPS_WRONG = {
     "zeek__tunnels_4in6.pcap": "not-decoded: tcpflow cannot decode the IPv4-in-IPv6 packet, so it has no direction",

@@ -42,7 +42,7 @@ def test_merged_pieces_make_the_same_flows_as_the_whole(tmp_path: Path) -> None:
 
 def test_stop_ends_the_capture_and_closes_every_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "PROGRESS_EVERY", 1)
-    monkeypatch.setattr(engine, "fast_header", lambda path: None)   # the per-record loop checks every record
+    monkeypatch.setattr(engine, "kernel_header", lambda path: None)   # the per-record loop checks every record
     calls = 0
 
     def stop() -> bool:

@@ -46,9 +46,10 @@ def test_reader_and_decoder_raise_only_capture_errors(tmp_path: Path, rng: rando
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=" ".join)
 def test_the_program_handles_every_mutated_capture(tmp_path: Path, variant: tuple[str, ...]) -> None:
-    """100 seeded captures per way of running (general path, fast path, --merge, other reassembly
-    options) through the real program in a child under a deadline: each ends clean or as a handled
-    input error, never an internal error, a hang or an invalid report."""
+    """100 seeded captures per way of running (general path, the kernel checked against its twin, the
+    twin, --merge, other reassembly options) through the real program in a child under a deadline:
+    each ends clean or as a handled input error, never an internal error, a hang, an invalid report
+    or a kernel whose output is not its twin's."""
     rng = random.Random(VARIANTS.index(variant))
     cases = {f"case{i:07d}.pcap": mutated_capture(rng) for i in range(100)}
     outcomes = run_cases(cases, tmp_path / "work", deadline=60, variant=variant)

@@ -18,10 +18,10 @@ PIPELINED = "zeek__http_pipelined-requests.pcap"
 
 @pytest.mark.parametrize("args, chosen", [
     ((False, [], None, []), ("md5",)),
-    ((True, [], None, []), ("http", "md5", "netviz")),
+    ((True, [], None, []), ("http", "md5", "netviz", "tls", "yara")),
     ((False, ["http"], None, []), ("http", "md5")),
     ((False, [], "http", []), ("http",)),
-    ((True, [], None, ["md5", "netviz"]), ("http",)),
+    ((True, [], None, ["md5", "netviz"]), ("http", "tls", "yara")),
     ((False, ["netviz"], "http", []), ("http", "netviz")),
 ])
 def test_select_follows_tcpflow(args: tuple, chosen: tuple[str, ...]) -> None:

@@ -197,6 +197,17 @@ class ClusterRunner:
                 self._tell(_forget_run, run_id)
                 self._client.unsubscribe_topic(run_id)
 
+    def map_work(self, function: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
+        """Scanners' per-file work on the workers (OUT is shared at the same path), results in order."""
+        futures = self._client.map(function, items, pure=False)
+        try:
+            for future in futures:
+                yield future.result()
+        except CommClosedError as exc:
+            raise self._lost() from exc
+        finally:
+            self._client.cancel(futures)
+
     def _stop(self, run_id: str, futures: dict[Future, Job]) -> None:
         """Tell the workers' running jobs to stop; jobs not yet started are cancelled."""
         self._tell(_stop_run, run_id)

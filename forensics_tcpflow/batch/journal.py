@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..options import Options
-from ..provenance import InputSummary
-from ..fastpath.shard import Shard
+from ..provenance import InputSummary, KernelShare
+from ..kernel.shard import Shard
 from ..report.atomic import AtomicFile
+from ..errors import UsageError
 from ..report.spool import FlowSpool
 from .jobs import Job, JobResult, Workspace
 
@@ -28,7 +29,7 @@ FORMAT = 1
 RUN_SPECIFIC = ("jobs", "resume", "fresh", "quiet", "cluster")   # options that may differ between a run and its resumption
 
 
-class JournalError(Exception):
+class JournalError(UsageError):
     """A journal that does not belong to this run (other inputs or options)."""
 
 
@@ -47,12 +48,31 @@ def _plan(options: Options, jobs: list[Job]) -> dict[str, Any]:
     return json.loads(json.dumps(plan))  # tuples as lists, so a plan read back compares equal
 
 
-_SUMMARY_TUPLES = {"linktypes": tuple, "stat_before": tuple, "stat_after": tuple, "fragment_overlaps": lambda items: [tuple(item) for item in items]}
+_SUMMARY_TUPLES = {"linktypes": tuple, "stat_before": tuple, "stat_after": tuple, "fragment_overlaps": lambda items: [tuple(item) for item in items],
+                   "kernel": lambda share: KernelShare(**share) if share else None}
 
 
 def summary_from_dict(data: dict[str, Any]) -> InputSummary:
     return InputSummary(**{f.name: _SUMMARY_TUPLES.get(f.name, lambda v: v)(data[f.name])
                            for f in fields(InputSummary) if f.name in data})
+
+
+def _differences(header: Any, plan: dict[str, Any]) -> str:
+    """What differs between the journal's fingerprint and this run's, in the examiner's words."""
+    if not isinstance(header, dict) or header.get("format") != plan["format"]:
+        return "journal format (it cannot be read)"
+    said = []
+    recorded = [capture for job in header.get("jobs", []) for capture in job[1]]
+    now = [capture for job in plan["jobs"] for capture in job[1]]
+    if sorted(map(str, recorded)) != sorted(map(str, now)):
+        said.append(f"inputs (it read {len(recorded)}: {', '.join(c[0] for c in recorded[:3])}"
+                    f"{'...' if len(recorded) > 3 else ''})")
+    options, given = header.get("options", {}), plan["options"]
+    names = sorted(name for name in options.keys() | given.keys() if options.get(name) != given.get(name))
+    if names:
+        said.append("options: " + ", ".join(f"{name} (was {options.get(name)!r}, now {given.get(name)!r})"
+                                           for name in names))
+    return "; ".join(said) or "job split"
 
 
 @dataclass(slots=True)
@@ -118,7 +138,7 @@ class Journal:
         except (IndexError, ValueError):
             header = None
         if header != plan:
-            raise JournalError(f"{self.path} was written by a run with other inputs or options:"
+            raise JournalError(f"--resume: {self.path} was written by a run with other {_differences(header, plan)}:"
                                " resume it with the same command line, or use a new output directory")
         finished: dict[int, Finished] = {}
         for line in lines[1:]:

@@ -21,8 +21,9 @@ from .. import child
 PROMOTE_BATCH = 4096
 
 
-def promote(stage: Path, target: Path) -> None:
-    """Move a job's finished flow files into place, replacing any left by an earlier, interrupted attempt.
+def promote(stage: Path, target: Path, replace: bool = False) -> None:
+    """Move a job's finished flow files into place; with --resume or --fresh (`replace`) replacing any left
+    by an earlier, unfinished attempt, else never replacing a file: one in the way is a FileExistsError.
 
     A few thousand entries at a time (each one moved leaves the listing): a list
     of a folder with hundreds of thousands of flow files would be the largest
@@ -33,10 +34,25 @@ def promote(stage: Path, target: Path) -> None:
         for entry in batch:
             destination = target / entry.name
             if entry.is_dir(follow_symlinks=False) and destination.is_dir():
-                promote(Path(entry.path), destination)
-            else:
+                promote(Path(entry.path), destination, replace)
+            elif replace:
                 os.replace(entry.path, destination)
+            else:
+                _move_new(entry, destination)
     shutil.rmtree(stage, ignore_errors=True)
+
+
+def _move_new(entry: os.DirEntry[str], destination: Path) -> None:
+    """A move that fails rather than replace: a folder by rename (onto nothing, as is_dir said), a file by link."""
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            os.rename(entry.path, destination)
+        else:
+            os.link(entry.path, destination, follow_symlinks=False)
+            os.unlink(entry.path)
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise FileExistsError(errno.EEXIST, "a file this run did not create is in the way (a run never replaces"
+                              " one): choose a new output directory", str(destination)) from None
 
 
 def _entries(folder: Path, limit: int) -> list[os.DirEntry[str]]:
@@ -47,9 +63,9 @@ def _entries(folder: Path, limit: int) -> list[os.DirEntry[str]]:
 class Mover:
     """promote() in a child process; wait() before anything may rely on the files being in place."""
 
-    def __init__(self, stage: Path, target: Path) -> None:
+    def __init__(self, stage: Path, target: Path, replace: bool = False) -> None:
         self._target = target
-        self._proc = child.start(__name__, str(stage), str(target), stdin=subprocess.DEVNULL,
+        self._proc = child.start(__name__, str(stage), str(target), str(int(replace)), stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL)
         self._waited = False
 
@@ -68,9 +84,9 @@ class Mover:
             self._proc.communicate()
 
 
-def _serve(stage: str, target: str) -> int:
+def _serve(stage: str, target: str, replace: str) -> int:
     try:
-        promote(Path(stage), Path(target))
+        promote(Path(stage), Path(target), replace == "1")
     except OSError as exc:
         sys.stderr.write(f"{exc.filename or stage}: {exc.strerror or exc}\n")
         return 1
@@ -78,4 +94,4 @@ def _serve(stage: str, target: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1], sys.argv[2]))
+    sys.exit(_serve(sys.argv[1], sys.argv[2], sys.argv[3]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pcapy
 
 from .record import Record
+from ..errors import InputError, UsageError
 
 ETHERNET = 1
 SNAPLEN = 262144
@@ -26,7 +27,7 @@ class PacketFilter:
         try:
             self._compile(ETHERNET)
         except pcapy.PcapError as exc:
-            raise ValueError(f"bad filter expression {expr!r}: {exc}") from None
+            raise UsageError(f"bad filter expression {expr!r}: {exc}") from None
 
     def _compile(self, linktype: int) -> pcapy.BPFProgram:
         program = pcapy.compile(LINKTYPE_TO_DLT.get(linktype, linktype), SNAPLEN, self.expr, 1, 0)
@@ -37,7 +38,7 @@ class PacketFilter:
         try:
             return self._compile(linktype)
         except pcapy.PcapError as exc:
-            raise ValueError(f"filter {self.expr!r} cannot be compiled for link type {linktype}: {exc}") from None
+            raise InputError(f"filter {self.expr!r} cannot be compiled for link type {linktype}: {exc}") from None
 
     def __reduce__(self) -> tuple[type[PacketFilter], tuple[str]]:
         """Pickle as the expression: compiled programs cannot cross to worker processes."""

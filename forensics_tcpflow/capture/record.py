@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import InputError
+
 
 @dataclass(slots=True)
 class Record:
@@ -24,7 +26,7 @@ class Record:
     interface: int = 0
 
 
-class CaptureError(Exception):
+class CaptureError(InputError):
     """A capture that cannot be read on from some point.
 
     Carries the file and the position so the message can name them; every

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import io
 import os
+import select
+from typing import Callable
 
 from .evidence import HASHES, Digests, drain
 
 HEAD = 1 << 16          # bytes kept for the readers' second look at the start
+IDLE_POLL_SECONDS = 0.1    # how often an idle stream asks whether the run was told to stop
 STDIN_PATH = "-"
 STDIN_LABEL = "(standard input)"
 
@@ -24,9 +27,11 @@ class StdinSource(io.RawIOBase):
     path = STDIN_PATH
     before: tuple[int, ...] = ()        # no identity: a stream is not a file to compare after the run
 
-    def __init__(self, fd: int = 0, hashes: tuple[str, ...] = HASHES) -> None:
+    def __init__(self, fd: int = 0, hashes: tuple[str, ...] = HASHES,
+                 stop: Callable[[], bool] = lambda: False) -> None:
         super().__init__()
         self.fd = fd
+        self.stop = stop       # asked while the stream is idle: a signal must not wait for the writer
         self.digests = Digests(hashes)
         self.head = bytearray()
         self.size = 0          # bytes read from the stream
@@ -48,6 +53,11 @@ class StdinSource(io.RawIOBase):
             view[:n] = self.head[self._pos:self._pos + n]
             self._pos += n
             return n
+        while not self.stop():     # once told to stop, the stream ends here for this run (it was interrupted)
+            if select.select([self.fd], [], [], IDLE_POLL_SECONDS)[0]:
+                break
+        else:
+            return 0
         n = os.readv(self.fd, [view])
         data = bytes(view[:n])
         if self.size == len(self.head) and self.size + n <= HEAD:

@@ -47,7 +47,9 @@ class PcapWriter:
         self.packets += 1
 
     def close(self) -> None:
-        """An empty capture still gets its header, as tcpflow's does."""
+        """An empty capture still gets its header, as tcpflow's does. Closing again does nothing."""
+        if self.out.closed:
+            return
         if not self._started:
             self._start(LINKTYPE_ETHERNET)
         self.out.close()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ..capture.record import Record
 
 
 @dataclass(slots=True)
@@ -34,6 +38,20 @@ class Segment:
     wire_len: int = 0           # the frame's original length (tcpflow's `len`)
     cap_len: int = 0            # the frame's captured length (tcpflow's `caplen`)
     facts: dict[str, str] | None = None   # link-layer facts for the report (pflog rule, NFLOG prefix)
+
+    protocol: ClassVar[str] = "tcp"       # names the flow (%P) and keeps per-direction taps apart from UDP's
+
+
+@dataclass(slots=True)
+class Datagram(Segment):
+    """A UDP datagram (--udp), decoded as a Segment is, not one of a tunnel we decapsulate:
+    no sequence numbers or flags (0). `payload` is the UDP data inside the UDP length,
+    `missing` the bytes of it the snaplen cut off; `record` the packet it came in, for
+    the per-packet taps (-K)."""
+
+    record: Record | None = None
+
+    protocol: ClassVar[str] = "udp"
 
 
 TH_FIN = 0x01

@@ -121,6 +121,8 @@ def udp(dec: Decoder, buf: bytes, off: int, end: int, dend: int, family: int,
     sport, dport = _UDP_PORTS.unpack_from(buf, off)
     handler = UDP_PORTS.get(dport) or UDP_PORTS.get(sport)
     if handler is None:
+        if dec.on_datagram is not None:       # --udp: a flow of its own (tunnels' datagrams never are)
+            return dec.datagram(buf, off, end, dend, family, src, dst, sport, dport)
         return dec.skip("ipproto:17")
     return handler(dec, buf, off + UDP_HEADER, end)
 

@@ -3,6 +3,11 @@
 The default template must give byte-identical names to tcpflow 1.6.1 so that
 existing scripts and case notes keep working; the one deliberate difference is
 that `%v` is the 12-bit VLAN ID, not tcpflow's whole TCI.
+
+A UDP flow (--udp) is named by the same template with PROTOCOL_MARKER appended
+unless the template holds `%P` itself: `-udp` holds a `u` and a `p`, which no
+TCP name of the default template can (digits, dots, dashes, `c` and IPv6's hex
+digits a-f and colons), so the two never collide.
 """
 
 from __future__ import annotations
@@ -11,9 +16,13 @@ import ipaddress
 import time
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..options import DEFAULT_TEMPLATE, NS
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..sink import FlowFile, FlowSink
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +41,7 @@ class NameFields:
     connection_count: int      # cN of this name
     connection_number: int     # running number of the connection in the capture
     sensor: str                # %S: the capture's name
+    protocol: str = "tcp"      # %P: "tcp" or "udp"
 
 
 @lru_cache(maxsize=4096)     # the busy addresses (servers) stay; memory stays small
@@ -72,6 +82,7 @@ _EXPANSIONS: dict[str, Callable[[NameFields], str]] = {
     "M": lambda f: str(f.connection_number // 1_000_000 % 1000),
     "G": lambda f: str(f.connection_number // 1_000_000_000 % 1000),
     "S": lambda f: f.sensor,
+    "P": lambda f: f.protocol,
     "%": lambda f: "%",
 }
 
@@ -87,7 +98,7 @@ _FLAG_REWRITES: dict[str, Callable[[str], str]] = {
 }
 
 
-class TemplateError(ValueError):
+class TemplateError(UsageError):
     """A template or -F letter tcpflow would also refuse."""
 
 
@@ -135,6 +146,24 @@ def _parts(template: str) -> tuple[str | Callable[[NameFields], str], ...]:
     return tuple(parts)
 
 
+PROTOCOL_MARKER = "-%P"
+
+
 def expand(template: str, fields: NameFields) -> str:
-    """Expand a validated template; '/' makes sub-directories, as in tcpflow."""
+    """Expand a validated template; '/' makes sub-directories, as in tcpflow. A flow of another
+    protocol than TCP carries its marker (see the module's docstring)."""
+    if fields.protocol != "tcp" and "%P" not in template:
+        template += PROTOCOL_MARKER
     return "".join(part if isinstance(part, str) else part(fields) for part in _parts(template))
+
+
+def create_named(sink: FlowSink, template: str, fields: Callable[[int], NameFields]) -> tuple[str, int, FlowFile]:
+    """A new flow file under the first free name, trying cN = 0, 1, 2... as tcpflow does;
+    returns (name, N, file). `fields(N)` gives the name's fields for the count N."""
+    count = 0
+    while True:
+        name = expand(template, fields(count))
+        file = sink.create(name)
+        if file is not None:
+            return name, count, file
+        count += 1

@@ -116,7 +116,7 @@ class Direction:
 
     def append(self, data: bytes) -> None:
         """In-order bytes at the frontier, nothing pending, the file open, no -b limit (see
-        FlowTable.refresh): `add` without the judgement, for the fast path."""
+        FlowTable.admit): `add` without the judgement, for the kernel."""
         n = len(data)
         self.file.write(self.frontier, data)      # the file may end before the frontier (a hole, a cut)
         self.frontier += n

@@ -51,3 +51,8 @@ class FlowRecord:
     # What the link layer says about the direction's first packet: pflog_rule, pflog_action,
     # pflog_direction (a pf firewall log), nflog_prefix (a Linux netfilter log rule).
     link_facts: dict[str, str] = field(default_factory=dict)
+    protocol: str = "tcp"         # "tcp" | "udp" (--udp)
+    # The direction's byte index (.findx: offset|time|length per segment or datagram), when one was
+    # written: always for UDP, with -I for TCP. Relative to the output directory, as `filename`.
+    index_filename: str = ""
+    index_hashes: dict[str, str] = field(default_factory=dict)

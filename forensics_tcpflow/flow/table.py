@@ -19,11 +19,12 @@ from typing import Callable
 from ..decode.segment import TH_ACK, TH_FIN, TH_RST, TH_SYN, Segment
 from ..options import NS, Options
 from ..sink import FlowFile, FlowSink
-from ..sink.findx import SUFFIX as FINDX_SUFFIX, findx_text
+from ..sink.findx import write_findx
 from .community_id import community_id
-from .naming import NameFields, expand, format_mac, printable_address
+from .naming import NameFields, create_named, format_mac, printable_address
 from .reassembly import HOLE, TRUNCATED, Direction, signed32
 from .record import FlowRecord
+from .udp import UdpFlows
 
 RECENT_LIMIT = 16384
 LINGER_NS = 4 * NS          # capture time a closed or reset connection keeps taking late segments
@@ -32,13 +33,17 @@ LINGER_LIMIT = 4096         # ... and at most this many directions (memory stays
 Key = tuple[bytes, bytes, int, int, tuple[int, ...]]
 
 
+def _nothing(half: "Half") -> None:
+    """No kernel holds anything of this half."""
+
+
 class Half:
     """One direction plus what the report needs to say about it."""
 
     __slots__ = ("conn", "key", "stream", "first_ts", "last_ts", "first_frame", "last_frame",
                  "packets", "caplen_short", "reassembled", "wire_bytes", "captured_bytes", "mac_src", "mac_dst", "role",
                  "syn_seq", "name", "connection_index", "closed", "size", "hashes", "close_reason",
-                 "capture", "span_first", "spans", "fast_seq", "facts", "index")
+                 "capture", "span_first", "spans", "facts", "index", "index_name", "index_hashes")
 
     def __init__(self, conn: "Connection", key: Key, seg: Segment, stream: Direction) -> None:
         self.conn = conn
@@ -64,14 +69,16 @@ class Half:
         self.capture = ""                          # the capture of the latest packet (--merge)
         self.span_first = seg.frame                # first frame of this direction in that capture
         self.spans: list[tuple[str, int, int]] = []  # earlier captures: (capture, first frame, last frame)
-        self.fast_seq = -1      # see FlowTable.refresh: the sequence number in-order data may be appended at
         self.facts = seg.facts                     # link-layer facts of its first packet (pflog, NFLOG)
         self.index: list[tuple[int, int, int]] | None = None   # -I: (offset, ts, length) per stored segment
+        self.index_name = ""                       # -I: the .findx written at close, and its digests
+        self.index_hashes: dict[str, str] = {}
 
 
-def count_packet(half: Half, wire: int, cap: int, ts_ns: int, frame: int) -> None:
-    """The one place a packet is counted into its direction (the fast path calls it too)."""
-    half.packets += 1
+def count_packets(half: Half, packets: int, wire: int, cap: int, ts_ns: int, frame: int) -> None:
+    """The one place packets are counted into their direction (one by the flow table, a batch
+    of them by the kernel)."""
+    half.packets += packets
     half.wire_bytes += wire
     half.captured_bytes += cap
     half.last_ts = ts_ns
@@ -112,6 +119,9 @@ class FlowTable:
         self.now = 0
         self.files_kept = "X" not in options.fflags    # -FX: report only, no file to name
         self.start_new = True
+        self.on_evict: Callable[[Half], None] = _nothing   # the kernel hands over what it holds of a closing half
+        # --udp: the UDP flows, fed by the decoder (Decoder.on_datagram), sharing captures and counters
+        self.udp = UdpFlows(options, sink, emit, self.counters, template, sensor) if options.udp else None
 
     # -- per segment -----------------------------------------------------
     def add(self, seg: Segment) -> None:
@@ -174,8 +184,6 @@ class FlowTable:
             if conn.reset_ns is None:
                 conn.reset_ns = self.now
                 self.resetting[conn.id] = conn
-                for h in conn.halves.values():
-                    h.fast_seq = -1        # its data goes through `add`, which ends the linger in time
         if stream.finished:
             self._close_half(half, "fin")
             if all(h.closed for h in conn.halves.values()) and len(conn.halves) == 2:
@@ -189,23 +197,37 @@ class FlowTable:
     def _count(self, half: Half, seg: Segment) -> None:
         if half.capture is not self.capture:
             self._next_capture(half, seg)
-        count_packet(half, seg.wire_len, seg.cap_len, seg.ts_ns, seg.frame)
+        count_packets(half, 1, seg.wire_len, seg.cap_len, seg.ts_ns, seg.frame)
 
-    def refresh(self, key: Key) -> None:
-        """After the general path handled a segment of `key`: the sequence number at which the
-        next in-order data of that direction may be appended without judgement (-1: none).
+    def admit(self, key: Key) -> tuple[Half, int] | None:
+        """The open direction of `key` in the capture being read, for the kernel to bind, and the
+        sequence number at which in-order data may be appended without judgement (-1: none).
 
-        That holds while the direction is open, its origin known, its file open, nothing is
-        pending, no FIN was seen and it belongs to the capture being read; appending there is
-        then exactly what `add` would do. The fast path (fastpath.loop) keeps it current.
+        Data may go straight in while the origin is known, the file open, nothing pending, no
+        FIN or RST seen (a reset connection's data goes through `add`, which ends the linger in
+        time) and no -b limit: appending there is then exactly what `add` would do.
         """
         half = self.halves.get(key)
-        if half is None:
-            return
+        if half is None or half.closed or half.capture is not self.capture:
+            return None
         s = half.stream
-        plain = (not half.closed and s.isn_known and not s.pending and s.fin_seq is None and s.file is not None
-                 and half.capture is self.capture and self.options.max_bytes is None)
-        half.fast_seq = s.next_seq if plain and half.conn.reset_ns is None else -1
+        plain = (s.isn_known and not s.pending and s.fin_seq is None and s.file is not None
+                 and half.conn.reset_ns is None and self.options.max_bytes is None)
+        return half, s.next_seq if plain else -1
+
+    def absorb(self, half: Half, packets: int, wire: int, cap: int, last_ts: int, last_frame: int, data: bytes,
+               unordered: int, held_seq: int, held: bytes | None) -> None:
+        """What the kernel applied to a bound direction since it last handed it over: packets
+        counted, in-order bytes, segments that arrived out of order though they needed no
+        judgement (identical retransmissions, an early segment placed once the bytes before it
+        came) and a segment it still held that arrived ahead of the bytes before it."""
+        if packets:
+            count_packets(half, packets, wire, cap, last_ts, last_frame)
+        if data:
+            half.stream.append(data)
+        half.stream.out_of_order += unordered
+        if held is not None:
+            half.stream.add(held_seq, held)
 
     def _index(self, half: Half, placed: int, frontier: int, seg: Segment) -> None:
         """A -I line, unless tcpflow would skip the segment as an RFC 1122 keepalive."""
@@ -291,6 +313,8 @@ class FlowTable:
         self.capture = capture
         self.frame_base = frames_before
         self.start_new = start_new
+        if self.udp is not None:
+            self.udp.begin_capture(capture, frames_before, start_new)
 
     def _next_capture(self, half: Half, seg: Segment) -> None:
         if half.packets:          # before its first packet a direction only takes the capture's name
@@ -320,21 +344,16 @@ class FlowTable:
     def _open(self, half: Half) -> FlowFile:
         """Name the direction on its first stored byte, as tcpflow does, taking the next free cN."""
         src, dst, sport, dport, vlans = half.key
-        count = 0
-        while True:
-            fields = NameFields(half.conn.family, src, dst, sport, dport, vlans, half.mac_src,
-                                half.mac_dst, half.first_ts, count, half.conn.id, self.sensor)
-            name = expand(self.template, fields)
-            file = self.sink.create(name)
-            if file is not None:
-                half.name, half.connection_index = name, count
-                return file
-            count += 1
+        half.name, half.connection_index, file = create_named(self.sink, self.template, lambda count: NameFields(
+            half.conn.family, src, dst, sport, dport, vlans, half.mac_src, half.mac_dst, half.first_ts, count,
+            half.conn.id, self.sensor))
+        return file
 
     # -- closing ---------------------------------------------------------
     def _close_half(self, half: Half, reason: str) -> None:
         if half.closed:
             return
+        self.on_evict(half)
         half.stream.flush()
         half.closed = True
         half.close_reason = half.close_reason or reason
@@ -345,10 +364,7 @@ class FlowTable:
                 self._write_index(half)
 
     def _write_index(self, half: Half) -> None:
-        index = self.sink.create(half.name + FINDX_SUFFIX)
-        if index is not None:
-            index.write(0, findx_text(half.index or []))
-            index.close(half.first_ts)
+        half.index_name, half.index_hashes = write_findx(self.sink, half.name, half.index or [], half.first_ts)
         half.index = None
 
     def _expire_resets(self) -> None:
@@ -411,11 +427,15 @@ class FlowTable:
             if conn.last_ts > limit:
                 break
             self._finish_connection(conn, "idle")
+        if self.udp is not None:     # a live capture's idle sweeps close silent UDP flows too
+            self.udp.expire(now_ns)
 
     def close_all(self) -> None:
         for conn in list(self.connections.values()):
             self._finish_connection(conn, "end-of-input")
         self._release(None)
+        if self.udp is not None:
+            self.udp.close_all()
 
     # -- reporting -------------------------------------------------------
     def _record(self, half: Half) -> FlowRecord:
@@ -439,4 +459,6 @@ class FlowTable:
             holes=s.ranges(HOLE), truncated=s.ranges(TRUNCATED), overlaps=list(s.overlaps),
             sources=[*half.spans, (half.capture, half.span_first, half.last_frame)] if half.spans else [],
             link_facts=half.facts or {},
+            index_filename=half.index_name if self.files_kept else "",
+            index_hashes=half.index_hashes if self.files_kept else {},
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import fields
-from pathlib import Path
 from typing import Any
 
 from forensics_tcpflow.flow.record import FlowRecord
@@ -48,13 +47,13 @@ def _cell(value: object) -> str:
 
 
 class BodyIndex:
-    """bodies.jsonl or bodies.csv beside the flow index, filled as the flows go by."""
+    """bodies.jsonl or bodies.csv beside the report (see named_after), filled as the flows go by."""
 
-    def __init__(self, flow_index: Path, context: ReportContext, kind: str) -> None:
+    def __init__(self, context: ReportContext, kind: str) -> None:
         self._context, self._kind = context, kind
         self.out: AtomicFile | None = None
         if context.scans.bodies:
-            path = flow_index.parent / f"bodies.{kind}"
+            path = context.beside(f"bodies.{kind}")
             self.out = AtomicFile(path, "w", encoding="utf-8", errors="backslashreplace",
                                   newline="\n" if kind == "jsonl" else "")
             if kind == "csv":

@@ -11,6 +11,7 @@ from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import NS
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.codec import report_filename
+from forensics_tcpflow.report.placement import named_after
 from forensics_tcpflow.report.registry import ReportContext, register
 
 MODE = "r/rr--r--r--"        # a regular file, as fls writes its mode
@@ -30,7 +31,7 @@ class BodyfileWriter(AtomicWriter):
 
     @staticmethod
     def target(report_path: Path) -> Path:
-        return report_path.parent / "body"
+        return named_after(report_path, "body")
 
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context

@@ -12,7 +12,6 @@ import re
 import resource
 import time
 from contextlib import ExitStack, contextmanager
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
@@ -20,12 +19,12 @@ from lxml import etree
 
 from forensics_tcpflow.capture.evidence import HASHES
 from forensics_tcpflow.flow.record import FlowRecord
-from forensics_tcpflow.options import Options
-from forensics_tcpflow.provenance import InputSummary, LiveInfo, RunInfo
+from forensics_tcpflow.provenance import InputSummary, LiveInfo, ReplayInfo, RunInfo
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import byte_run_attributes
 from forensics_tcpflow.report.codec import iso_time, report_filename, seconds_text
 from forensics_tcpflow.report.registry import ReportContext, register
+from forensics_tcpflow.report.scanfacts import tls_element, yara_elements
 
 DFXML_NS = "http://www.forensicswiki.org/wiki/Category:Digital_Forensics_XML"
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -119,17 +118,13 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _option_items(options: Options, extra: dict[str, str]) -> Iterator[tuple[str, object]]:
-    """Every Options field, then run settings the Options object does not carry."""
-    names = set()
-    for field in fields(options):
-        names.add(field.name)
-        value = getattr(options, field.name)
+def _option_items(options: dict[str, object]) -> Iterator[tuple[str, object]]:
+    """Every option in order; a dict-valued one as name.key items."""
+    for name, value in options.items():
         if isinstance(value, dict):
-            yield from ((f"{field.name}.{key}", value[key]) for key in sorted(value))
+            yield from ((f"{name}.{key}", value[key]) for key in sorted(value))
         else:
-            yield field.name, value
-    yield from ((key, extra[key]) for key in sorted(extra) if key not in names)
+            yield name, value
 
 
 def _write_option(out: _XmlOut, name: str, value: object) -> None:
@@ -179,6 +174,9 @@ def _write_input(out: _XmlOut, index: int, inp: InputSummary) -> None:
         for when, values in (("before", inp.stat_before), ("after", inp.stat_after)):
             if values:
                 out.leaf(F("stat"), None, _stat_attrs(when, values))
+        if inp.kernel is not None:
+            out.leaf(F("kernel"), None, {"implementation": inp.kernel.implementation,
+                                         "records": str(inp.kernel.records), "python": str(inp.kernel.python)})
         if inp.live is not None:
             _write_live(out, inp.live)
         for name in sorted(inp.counters):
@@ -226,9 +224,11 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
     with out.element(D("metadata")):
         out.leaf(f"{{{DC_NS}}}type", "Feature Extraction")
         with out.element(F("run"), _run_attrs(ctx.run)):
-            with out.element(F("options")):
-                for name, value in _option_items(ctx.options, ctx.run.options):
-                    _write_option(out, name, value)
+            for tag, values in (("options", ctx.run.options), ("derived", ctx.run.derived)):
+                if values or tag == "options":
+                    with out.element(F(tag)):
+                        for name, value in _option_items(values):
+                            _write_option(out, name, value)
             if ctx.run.cluster:
                 out.leaf(F("cluster"), None, ctx.run.cluster)
             for index, inp in enumerate(ctx.inputs):
@@ -236,6 +236,24 @@ def _write_metadata(out: _XmlOut, ctx: ReportContext) -> None:
             for path, reason in ctx.run.skipped:
                 out.leaf(F("skipped"), None, {"path": path, "reason": reason})
             out.leaf(F("input_totals"), None, _input_totals(ctx.inputs))
+            if ctx.run.outcome:
+                out.leaf(F("outcome"), None, {name: str(count) for name, count in ctx.run.outcome.items()})
+            for output in ctx.run.outputs:
+                out.leaf(F("output"), None, {name: str(getattr(output, name)) for name in output.__slots__})
+        if ctx.run.replay is not None:
+            _write_replay(out, ctx.run.replay)
+
+
+def _write_replay(out: _XmlOut, replay: ReplayInfo) -> None:
+    """<ftf:replay>: the arguments as given, one element each (no quoting to undo), for `reproduce`."""
+    attrs = {"cwd": replay.cwd, "version": replay.version, "platform": replay.platform,
+             "implementation": replay.implementation}
+    with out.element(F("replay"), attrs):
+        with out.element(F("argv")):
+            for arg in replay.argv:
+                out.leaf(F("arg"), arg)
+        for name, version in replay.libraries.items():
+            out.leaf(F("library"), None, {"name": name, "version": version})
 
 
 def _write_creator(out: _XmlOut, run: RunInfo) -> None:
@@ -259,10 +277,15 @@ def flow_attributes(rec: FlowRecord) -> dict[str, str]:
     attrs = {
         "startime": iso_time(rec.first_ts_ns), "endtime": iso_time(rec.last_ts_ns),
         "family": _AF_FAMILY[rec.family], "src_ipn": rec.src, "dst_ipn": rec.dst,
-        "srcport": str(rec.sport), "dstport": str(rec.dport), "packets": str(rec.packets),
+        "srcport": str(rec.sport), "dstport": str(rec.dport),
+    }
+    if rec.protocol != "tcp":       # absent: TCP, as in every report before --udp
+        attrs["protocol"] = rec.protocol
+    attrs.update({
+        "packets": str(rec.packets),
         "out_of_order_count": str(rec.out_of_order), "violations": str(rec.violations),
         "len": str(rec.wire_bytes),
-    }
+    })
     if rec.captured_bytes < rec.wire_bytes:
         attrs["caplen"] = str(rec.captured_bytes)
     if rec.mac_src:
@@ -332,6 +355,15 @@ def _rusage_values(start_ns: int) -> list[tuple[str, str]]:
     return values
 
 
+def _scan_elements(rec: FlowRecord, ctx: ReportContext) -> Iterator[str]:
+    """What -e tls and -e yara found in this flow file (and its bodies), after its <ftf:flow>."""
+    found = [tls] if (tls := tls_element(rec, ctx)) else []
+    for tag, attrs, children in [*found, *yara_elements(rec, ctx)]:
+        yield f"\n    <{tag} {_attributes(_safe(attrs))}>"
+        yield from (f"\n      <{child} {_attributes(_safe(child_attrs))}></{child}>" for child, child_attrs in children)
+        yield f"\n    </{tag}>" if children else f"</{tag}>"
+
+
 @register
 class DfxmlWriter(AtomicWriter):
     """Streams the document: header at open, one fileobject per add(), trailer at finish()."""
@@ -382,11 +414,18 @@ class DfxmlWriter(AtomicWriter):
         if name:
             parts.extend(f'\n    <hashdigest type="{algorithm}">{rec.hashes[algorithm]}</hashdigest>'
                          for algorithm in sorted(rec.hashes))
-        parts.append(f"\n    <ftf:flow {_attributes(flow_attributes(rec))}>")
+        attrs = flow_attributes(rec)
+        if rec.index_filename:
+            attrs["index_filename"] = xml_safe(report_filename(rec.index_filename, ctx.options.outdir, ctx.report_dir))
+            attrs.update((f"index_{algorithm}", rec.index_hashes[algorithm]) for algorithm in sorted(rec.index_hashes))
+        parts.append(f"\n    <ftf:flow {_attributes(attrs)}>")
         if rec.holes or rec.truncated or rec.overlaps or rec.sources:
             parts.extend(f"\n      <ftf:{tag} {_attributes(attrs)}></ftf:{tag}>" for tag, attrs in _flow_children(rec))
             parts.append("\n    ")
-        parts.append("</ftf:flow>\n  </fileobject>")
+        parts.append("</ftf:flow>")
+        if ctx.scans.tls or ctx.scans.yara:
+            parts.extend(_scan_elements(rec, ctx))
+        parts.append("\n  </fileobject>")
         if len(parts) > PENDING_PARTS:
             self._write_pending()
 

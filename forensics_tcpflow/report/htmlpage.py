@@ -27,9 +27,20 @@ from forensics_tcpflow.provenance import InputSummary
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter, current_umask
 from forensics_tcpflow.report.bodies import body_row
 from forensics_tcpflow.report.codec import iso_time, report_filename
+from forensics_tcpflow.report.placement import named_after
 from forensics_tcpflow.report.registry import ReportContext, register
 
-FOLDER = "report_files"
+
+DEFAULT_PAGE = "report.html"     # beside report.xml; named after any other report (see named_after)
+
+
+def data_folder(page: Path) -> Path:
+    """The page's data pages and script: named after the page, as a browser saves one (report.html:
+    report_files/, rep2.html: rep2_files/), so that pages kept in one folder never share their data."""
+    return page.with_name(f"{page.stem}_files")
+
+
+FOLDER = data_folder(Path(DEFAULT_PAGE)).name     # beside report.xml
 PAGE_ROWS = 5_000          # rows per data page: the first screen needs only the first page
 # Read and compiled when the report package is imported, while the package's files are readable: a live
 # run may have become another user (-U) or been shut into a folder (-z) by the time it writes the page.
@@ -42,7 +53,7 @@ STATIC = {name: _PACKAGE.joinpath("static", name).read_bytes() for name in ("rep
 # (name, label, type): "num" sorts as a number, "link" is a file named from the report's folder.
 FLOW_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("src", "source", "str"), ("sport", "sport", "num"), ("dst", "destination", "str"), ("dport", "dport", "num"),
-    ("vlan", "VLAN", "str"), ("first", "first packet (UTC)", "str"), ("last", "last packet (UTC)", "str"),
+    ("protocol", "protocol", "str"), ("vlan", "VLAN", "str"), ("first", "first packet (UTC)", "str"), ("last", "last packet (UTC)", "str"),
     ("bytes", "bytes", "num"), ("packets", "packets", "num"), ("holes", "holes", "num"),
     ("hole_bytes", "hole bytes", "num"), ("overlaps", "overlaps", "num"), ("close", "closed by", "str"),
     ("file", "file", "link"), ("community_id", "Community ID", "str"), ("direction", "direction", "str"),
@@ -51,7 +62,7 @@ FLOW_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("macs", "MAC source > destination", "str"), ("out_of_order", "out of order", "num"),
     ("snaplen_cut", "snaplen-cut ranges", "num"),
 )
-SHOWN = {"src", "sport", "dst", "dport", "vlan", "first", "last", "bytes", "packets", "holes", "overlaps", "close",
+SHOWN = {"src", "sport", "dst", "dport", "protocol", "vlan", "first", "last", "bytes", "packets", "holes", "overlaps", "close",
          "file", "community_id"}
 BODY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("filename", "body", "link"), ("kind", "kind", "str"), ("index", "#", "num"), ("method", "method", "str"),
@@ -134,18 +145,18 @@ class HtmlWriter(AtomicWriter):
 
     @staticmethod
     def target(report_path: Path) -> Path:
-        return report_path.parent / "report.html"
+        return named_after(report_path, DEFAULT_PAGE)
 
     @staticmethod
     def folders(report_path: Path) -> tuple[Path, ...]:
         """The data pages and the script: the page's own, so verify counts none of them as extra."""
-        return (report_path.parent / FOLDER,)
+        return (data_folder(HtmlWriter.target(report_path)),)
 
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context
-        self._folder = path.parent / FOLDER
+        self._folder = data_folder(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._temp = Path(tempfile.mkdtemp(prefix=f".{FOLDER}.", suffix=".tmp", dir=path.parent))
+        self._temp = Path(tempfile.mkdtemp(prefix=f".{self._folder.name}.", suffix=".tmp", dir=path.parent))
         self._out = AtomicFile(path, "w", encoding="utf-8", newline="\n")
         self._flows = _Pages(self._temp, "flows")
         self._bodies = _Pages(self._temp, "bodies")
@@ -156,7 +167,7 @@ class HtmlWriter(AtomicWriter):
         name = report_filename(rec.filename, ctx.options.outdir, ctx.report_dir)
         capture = self._ordinal.get(rec.capture, rec.capture)
         self._flows.add([
-            rec.src, rec.sport, rec.dst, rec.dport, " ".join(map(str, rec.vlans)), iso_time(rec.first_ts_ns),
+            rec.src, rec.sport, rec.dst, rec.dport, rec.protocol, " ".join(map(str, rec.vlans)), iso_time(rec.first_ts_ns),
             iso_time(rec.last_ts_ns), rec.stream_length, rec.packets, len(rec.holes),
             sum(length for _, length in rec.holes), len(rec.overlaps), rec.close_reason, name, rec.community_id,
             rec.direction, f"{capture}:{rec.connection_id}", rec.filesize, rec.hashes.get("md5", ""),
@@ -175,7 +186,7 @@ class HtmlWriter(AtomicWriter):
         for name, data in STATIC.items():
             (self._temp / name).write_bytes(data)
         ctx, run = self._context, self._context.run
-        manifest = {"folder": FOLDER,
+        manifest = {"folder": self._folder.name,
                     "flows": {"columns": _columns(FLOW_COLUMNS, SHOWN), "pages": self._flows.pages,
                               "rows": self._flows.total},
                     "bodies": {"columns": _columns(BODY_COLUMNS), "pages": self._bodies.pages,
@@ -188,14 +199,14 @@ class HtmlWriter(AtomicWriter):
             run=run, title=title or "no input", start=iso_time(run.start_ns), end=_time(run.end_ns or None),
             exit_meaning=_exit_meaning(run.exit_status), inputs=[_input(inp) for inp in ctx.inputs],
             skipped=run.skipped, counters=_counters(ctx.inputs), picture=picture, flows=self._flows.total,
-            bodies=self._bodies.total, folder=FOLDER, manifest=manifest))
+            bodies=self._bodies.total, folder=self._folder.name, manifest=manifest))
         os.chmod(self._temp, 0o777 & ~current_umask())
 
     def commit(self) -> Path:
         self.finish()
         if self._folder.exists():                 # a resumed run's earlier page: ours, replaced whole
-            old = Path(tempfile.mkdtemp(prefix=f".{FOLDER}.", suffix=".old", dir=self._folder.parent))
-            os.replace(self._folder, old / FOLDER)
+            old = Path(tempfile.mkdtemp(prefix=f".{self._folder.name}.", suffix=".old", dir=self._folder.parent))
+            os.replace(self._folder, old / self._folder.name)
             shutil.rmtree(old)
         os.replace(self._temp, self._folder)
         return super().commit()

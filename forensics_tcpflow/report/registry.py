@@ -8,7 +8,9 @@ from typing import Callable, ClassVar, Iterable, Protocol
 
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
+from forensics_tcpflow.errors import UsageError
 from forensics_tcpflow.provenance import InputSummary, RunInfo
+from forensics_tcpflow.report.placement import DEFAULT_REPORT, named_after
 from forensics_tcpflow.report.sidecar import Sidecar
 from forensics_tcpflow.report.spool import FlowSpool
 from forensics_tcpflow.scan.registry import ScanResults
@@ -23,6 +25,11 @@ class ReportContext:
     options: Options
     report_dir: Path
     scans: ScanResults = field(default_factory=ScanResults)   # what the scanners found (bodies)
+    report_name: str = DEFAULT_REPORT                         # the DFXML report's own name, in report_dir
+
+    def beside(self, default: str) -> Path:
+        """A sibling of the report (see named_after)."""
+        return named_after(self.report_dir / self.report_name, default)
 
 
 class ReportWriter(Protocol):
@@ -94,8 +101,8 @@ def write_reports(formats: Iterable[str], run: RunInfo, inputs: list[InputSummar
     names = list(dict.fromkeys(formats))
     unknown = [name for name in names if name not in WRITERS]
     if unknown:
-        raise ValueError(f"unknown report format(s) {', '.join(unknown)}; known: {', '.join(sorted(WRITERS))}")
-    context = ReportContext(run, list(inputs), options, report_path.parent, scans or ScanResults())
+        raise UsageError(f"unknown report format(s) {', '.join(unknown)}; known: {', '.join(sorted(WRITERS))}")
+    context = ReportContext(run, list(inputs), options, report_path.parent, scans or ScanResults(), report_path.name)
     here, beside = _divide(names, flows, options)
     writers: list[ReportWriter] = []
     sidecar: Sidecar | None = None

@@ -11,6 +11,7 @@ from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
 from forensics_tcpflow.report.bodies import body_row
 from forensics_tcpflow.report.codec import flow_to_dict, iso_time, report_filename
+from forensics_tcpflow.report.placement import named_after
 from forensics_tcpflow.report.registry import ReportContext, register
 
 _EVENTS = (("first_ts_ns", "First Packet", "first packet of"), ("last_ts_ns", "Last Packet", "last packet of"))
@@ -34,7 +35,7 @@ class TimesketchWriter(AtomicWriter):
 
     @staticmethod
     def target(report_path: Path) -> Path:
-        return report_path.parent / "timeline.jsonl"
+        return named_after(report_path, "timeline.jsonl")
 
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context
@@ -51,7 +52,7 @@ class TimesketchWriter(AtomicWriter):
         facts = flow_to_dict(rec)
         facts.update(facts.pop("hashes"))
         facts["filename"] = report_filename(rec.filename, ctx.options.outdir, ctx.report_dir)
-        what = (f"TCP {rec.src}:{rec.sport} -> {rec.dst}:{rec.dport} ({rec.direction}, {rec.packets} packets,"
+        what = (f"{rec.protocol.upper()} {rec.src}:{rec.sport} -> {rec.dst}:{rec.dport} ({rec.direction}, {rec.packets} packets,"
                 f" {rec.stream_length} bytes, closed by {rec.close_reason})")
         for field, desc, prefix in _EVENTS:
             self._event(getattr(rec, field), desc, f"{prefix} {what}", "forensics_tcpflow:flow", facts)

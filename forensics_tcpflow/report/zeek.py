@@ -1,4 +1,5 @@
-"""conn.log: one line per TCP connection in Zeek's TSV layout, for Zeek-log tools (zeek-cut, RITA, readers).
+"""conn.log: one line per connection (TCP, and UDP with --udp: `proto` says which) in Zeek's TSV layout,
+for Zeek-log tools (zeek-cut, RITA, readers).
 
 Both directions of a connection become one line: the originator is the client (the side a plain SYN
 or a SYN-ACK's peer names), else the direction seen first. `orig_bytes`/`resp_bytes` are the
@@ -17,6 +18,7 @@ from typing import ClassVar
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import NS
 from forensics_tcpflow.report.atomic import AtomicFile, AtomicWriter
+from forensics_tcpflow.report.placement import named_after
 from forensics_tcpflow.report.registry import ReportContext, register
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -62,11 +64,11 @@ class ZeekWriter(AtomicWriter):
 
     @staticmethod
     def target(report_path: Path) -> Path:
-        return report_path.parent / "conn.log"
+        return named_after(report_path, "conn.log")
 
     def __init__(self, path: Path, context: ReportContext) -> None:
         self._context = context
-        self._waiting: dict[tuple[str, int], FlowRecord] = {}
+        self._waiting: dict[tuple[str, str, int], FlowRecord] = {}
         self._capture = ""
         self._ordinal = {inp.path: index for index, inp in enumerate(context.inputs)}
         self._several = len(context.inputs) > 1
@@ -80,7 +82,7 @@ class ZeekWriter(AtomicWriter):
         if rec.capture != self._capture:
             self._flush()
             self._capture = rec.capture
-        key = (rec.capture, rec.connection_id)
+        key = (rec.capture, rec.protocol, rec.connection_id)
         partner = self._waiting.pop(key, None)
         if partner is None:
             self._waiting[key] = rec
@@ -107,7 +109,7 @@ class ZeekWriter(AtomicWriter):
         vlans = ids.vlans
         service = "http" if any(r.filename in self._http for r in ends) else None
         cells = (
-            _seconds(start), uid, host, port, peer, peer_port, "tcp", _or_unset(service), _seconds(end - start),
+            _seconds(start), uid, host, port, peer, peer_port, ids.protocol, _or_unset(service), _seconds(end - start),
             orig.stream_length if orig else 0, resp.stream_length if resp else 0, UNSET, UNSET, UNSET,
             sum(length for r in ends for _, length in r.holes), _history(orig, resp),
             orig.packets if orig else 0, UNSET, resp.packets if resp else 0, UNSET, UNSET,

@@ -263,7 +263,7 @@ class HttpScanner:
         self._found = ScanResults()
 
     def add(self, rec: FlowRecord) -> None:
-        if not rec.filename or not rec.filesize:
+        if not rec.filename or not rec.filesize or rec.protocol != "tcp":    # HTTP over UDP (SSDP) is not HTTP/1.x
             return
         side = _side(self._ctx.outdir / rec.filename)
         if not side:

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from forensics_tcpflow.environment import WARNING
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import NS
 from forensics_tcpflow.report.atomic import AtomicFile
 from forensics_tcpflow.report.codec import iso_time
+from forensics_tcpflow.report.placement import named_after
 from forensics_tcpflow.scan.registry import ScanContext, ScanResults, register
 
 PICTURES = ("report.pdf", "report.png")
@@ -305,12 +307,12 @@ class NetvizScanner:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            self._ctx.log(f"forensics-tcpflow: warning: netviz: matplotlib is not installed, no picture drawn;"
+            self._ctx.log(f"{WARNING}netviz: matplotlib is not installed, no picture drawn;"
                           f" install it with {INSTALL_HINT}")
             return
         fig = draw(self.tallies, self._ctx)
         for name in PICTURES:
-            out = AtomicFile(self._ctx.report_path.parent / name, "wb")
+            out = AtomicFile(named_after(self._ctx.report_path, name), "wb")
             try:
                 fig.savefig(out.file, format=name.rsplit(".", 1)[1], dpi=PNG_DPI,
                             metadata={"Creator": "forensics-tcpflow netviz"} if name.endswith(".pdf") else None)

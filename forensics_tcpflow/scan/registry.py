@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Protocol
 
 from forensics_tcpflow.flow.record import FlowRecord
 from forensics_tcpflow.options import Options
+from forensics_tcpflow.errors import UsageError
 from forensics_tcpflow.provenance import InputSummary
 from forensics_tcpflow.scan.body import BodyRecord
+
+if TYPE_CHECKING:
+    from forensics_tcpflow.scan.tls import TlsConnection
+    from forensics_tcpflow.scan.yara import YaraHit
+
+MapWork = Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]]
 
 DEFAULT_SCANNERS: tuple[str, ...] = ("md5",)
 
@@ -29,15 +36,22 @@ class ScanContext:
     report_path: Path
     inputs: list[InputSummary]
     log: Callable[[str], None]
+    # Per-file work, results in the order given: -j's worker processes or --cluster's workers
+    # (a module-level function and plain-data items, so both can ship them).
+    map_work: MapWork = map
 
 
 @dataclass(slots=True)
 class ScanResults:
     """What the enabled scanners add to the report: extracted bodies per flow file (named
-    relative to OUT, in flow-file offset order), and other files they wrote beside the report."""
+    relative to OUT, in flow-file offset order), other files they wrote beside the report,
+    TLS facts and YARA matches per flow file."""
 
     bodies: dict[str, list[BodyRecord]] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
+    tls: dict[str, "TlsConnection"] = field(default_factory=dict)      # by each of its flow files
+    yara: dict[str, list["YaraHit"]] = field(default_factory=dict)     # by flow file (its bodies' hits too)
+    summary: list[str] = field(default_factory=list)                   # lines for the closing summary
 
     def body_count(self) -> int:
         return sum(len(found) for found in self.bodies.values())
@@ -64,7 +78,7 @@ def register(cls: type) -> type:
 
 def _load_all() -> None:
     """Import the scanner modules so they register themselves (kept lazy: --help stays fast)."""
-    from forensics_tcpflow.scan import http, netviz  # noqa: F401
+    from forensics_tcpflow.scan import http, netviz, tls, yara  # noqa: F401
 
 
 def known() -> list[str]:
@@ -78,7 +92,7 @@ def select(everything: bool, enable: Iterable[str], exclusive: str | None, disab
     asked = [*enable, *disable, *([exclusive] if exclusive else [])]
     unknown = [name for name in asked if name not in names]
     if unknown:
-        raise ValueError(f"unknown scanner {', '.join(unknown)}; known: {', '.join(names)}")
+        raise UsageError(f"unknown scanner {', '.join(unknown)}; known: {', '.join(names)}")
     chosen = [exclusive] if exclusive else list(names if everything else DEFAULT_SCANNERS)
     chosen += [name for name in enable if name not in chosen]
     return tuple(name for name in names if name in chosen and name not in set(disable))

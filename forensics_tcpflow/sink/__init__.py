@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..capture.record import Record
-    from ..decode.segment import Segment
+    from ..decode.segment import Datagram, Segment
 
 
 class FlowFile(Protocol):
@@ -35,6 +35,9 @@ class FlowSink(Protocol):
 
     def segment(self, seg: "Segment", record: "Record") -> None:
         """Every decoded TCP segment (and the packet it came in), before the flow table sees it."""
+
+    def datagram(self, datagram: "Datagram") -> None:
+        """Every UDP datagram of a flow (--udp), in arrival order; `datagram.record` is its packet."""
 
     def unprocessed(self, record: "Record") -> None:
         """A packet that was read and holds IP, but no TCP (tcpflow's -w)."""

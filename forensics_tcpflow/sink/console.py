@@ -1,5 +1,7 @@
 """Console output (-c/-C): every TCP segment with data printed as it arrives, framed as tcpflow 1.6.1 does.
 
+With --udp every UDP datagram with data is printed the same way, under its UDP flow name.
+
 tcpflow prints in wire order, without reassembly (a retransmission is printed
 again), under the flow's file name as it would be without a connection count.
 Each output format is one function registered by name; the framing around it
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import BinaryIO, Callable
 
 from ..decode.segment import TH_ACK, TH_SYN, Segment
+from ..errors import StdoutClosed
 from ..flow.naming import NameFields, expand
 
 # tcpflow's colours: client-to-server (the side that sent a plain SYN) blue, the rest red.
@@ -110,7 +113,7 @@ class ConsolePrinter:
         self.printed: dict[tuple, int] = {}    # bytes printed per direction (-b)
 
     def __call__(self, seg: Segment) -> None:
-        key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans)
+        key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans, seg.protocol)
         if seg.flags & TH_SYN and self.color:
             (self.client.discard if seg.flags & TH_ACK else self.client.add)(key)
         data = seg.payload
@@ -126,7 +129,7 @@ class ConsolePrinter:
         if name is None:
             name = self.names[key] = self.prefix + expand(self.template, NameFields(
                 seg.family, seg.src, seg.dst, seg.sport, seg.dport, seg.vlans, seg.mac_src, seg.mac_dst,
-                seg.ts_ns, 0, 0, ""))
+                seg.ts_ns, 0, 0, "", seg.protocol))
         parts = []
         if self.color:
             parts.append(BLUE if key in self.client else RED)
@@ -137,4 +140,7 @@ class ConsolePrinter:
             parts.append(RESET)
         if self.newline:
             parts.append(b"\n")
-        self.out.write(b"".join(parts))
+        try:
+            self.out.write(b"".join(parts))
+        except BrokenPipeError:
+            raise StdoutClosed from None

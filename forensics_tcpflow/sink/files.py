@@ -15,7 +15,11 @@ from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from ..errors import OutputError
+
 BUFFER_LIMIT = 64 * 1024
+DIRECT_WRITE = 16 * 1024           # an append this large (the kernel hands over 32 KiB) skips the buffer
+HASH_BATCH = 1 << 20               # digest updates handed to the hashing thread together
 BUFFER_BUDGET = 32 * 1024 * 1024   # all flows' write buffers together
 HASH_BACKLOG = 8 * 1024 * 1024    # bytes queued for the hashing thread at most
 THREADED_HASH_MIN = 8192           # hashlib releases the GIL for chunks this large: hash beside the parser
@@ -28,7 +32,23 @@ def _update(hashers: list, data: bytes) -> None:
         h.update(data)
 
 
-class SinkError(OSError):
+class HashBatch:
+    """Digest updates for the hashing thread, handed over together: one wake-up (and one GIL
+    hand-over) per megabyte instead of one per flush."""
+
+    __slots__ = ("updates", "size", "future")
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[list, bytes]] = []
+        self.size = 0
+        self.future: Future | None = None
+
+    def run(self) -> None:
+        for hashers, data in self.updates:
+            _update(hashers, data)
+
+
+class SinkError(OutputError, OSError):
     """A flow file could not be written (disk full, permissions)."""
 
 
@@ -51,7 +71,7 @@ class DiskFlowFile:
         self.hashed = 0         # digests cover [0, hashed) while not stale
         self.stale = False
         self.keep = keep
-        self.hashing: Future | None = None   # the last digest update handed to the hashing thread
+        self.hashing: HashBatch | None = None   # the batch holding this file's last digest update
 
     # -- writing ---------------------------------------------------------
     def write(self, offset: int, data: bytes) -> None:
@@ -71,7 +91,7 @@ class DiskFlowFile:
         n = len(data)
         budget = self.budget
         if not self.buffered:
-            if n >= BUFFER_LIMIT:
+            if n >= DIRECT_WRITE:
                 self._hash(data)
                 self._pwrite(self.flushed, data)      # large in-order run: no copy into the buffer
                 self.flushed += n
@@ -92,7 +112,7 @@ class DiskFlowFile:
         then large enough to hash in the sink's thread, beside the parser."""
         if self.stale:
             return
-        if self.hashing is not None and self.hashing.done():
+        if self.hashing is not None and self.hashing.future is not None and self.hashing.future.done():
             self.hashing = None
         if self.hashing is not None or len(data) >= THREADED_HASH_MIN:
             self.hashing = self.sink.hash_later(self.hashers, data)
@@ -169,7 +189,7 @@ class DiskFlowFile:
     def close(self, mtime_ns: int) -> tuple[int, dict[str, str]]:
         self.flush()
         if self.hashing is not None:
-            self.hashing.result()          # digests are updated in order by one thread
+            self.sink.settle(self.hashing)     # digests are updated in order by one thread
             self.hashing = None
         if self.stale or self.hashed != self.size:
             self.hashers = [hashlib.new(h.name) for h in self.hashers]
@@ -266,6 +286,7 @@ class FileSink:
         self.hash_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftf-hash")
         self.hash_queue: deque[tuple[Future, int]] = deque()
         self.hash_backlog = 0
+        self.batch = HashBatch()
 
     def create(self, name: str) -> DiskFlowFile | None:
         """The directory itself remembers the names in use, as tcpflow's does: no set grows with the
@@ -282,18 +303,35 @@ class FileSink:
             return None
         return f
 
-    def hash_later(self, hashers: list, data: bytes) -> Future:
+    def hash_later(self, hashers: list, data: bytes) -> HashBatch:
         """Queue a digest update; a backlog past HASH_BACKLOG bytes waits, so queued data cannot pile up."""
-        future = self.hash_thread.submit(_update, hashers, data)
-        self.hash_queue.append((future, len(data)))
-        self.hash_backlog += len(data)
+        batch = self.batch
+        batch.updates.append((hashers, data))
+        batch.size += len(data)
+        if batch.size >= HASH_BATCH:
+            self._submit()
+        return batch
+
+    def _submit(self) -> None:
+        batch, self.batch = self.batch, HashBatch()
+        batch.future = self.hash_thread.submit(batch.run)
+        self.hash_queue.append((batch.future, batch.size))
+        self.hash_backlog += batch.size
         while self.hash_backlog > HASH_BACKLOG:
             done, size = self.hash_queue.popleft()
             done.result()
             self.hash_backlog -= size
-        return future
+
+    def settle(self, batch: HashBatch) -> None:
+        """Wait until `batch` (and every update before it) is applied."""
+        if batch.future is None:
+            self._submit()
+        assert batch.future is not None
+        batch.future.result()
 
     def close(self) -> None:
         self.budget.flush_all()
         self.descriptors.close_all()
+        if self.batch.updates:
+            self._submit()
         self.hash_thread.shutdown(wait=True)

@@ -1,7 +1,7 @@
 """tcpflow's -K: one pcap file per direction holding every packet of that direction.
 
 A file is named as the direction's flow file without a connection count, plus
-`.pcap` (all connections on the same addresses and ports share it). Packets wait
+`.pcap` (all connections on the same addresses and ports share it; a UDP flow's name has its marker). Packets wait
 in a small buffer per direction and are appended in batches, so thousands of
 directions never hold thousands of open descriptors.
 """
@@ -27,12 +27,13 @@ class DirectionPcaps:
         self.paths: dict[tuple, str] = {}
 
     def add(self, seg: Segment, record: Record) -> None:
-        key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans)
+        key = (seg.src, seg.dst, seg.sport, seg.dport, seg.vlans, seg.protocol)
         buffer = self.pending.get(key)
         if buffer is None:
             if key not in self.paths:
                 name = expand(self.template, NameFields(seg.family, seg.src, seg.dst, seg.sport, seg.dport,
-                                                        seg.vlans, seg.mac_src, seg.mac_dst, seg.ts_ns, 0, 0, ""))
+                                                        seg.vlans, seg.mac_src, seg.mac_dst, seg.ts_ns, 0, 0, "",
+                                                        seg.protocol))
                 self.paths[key] = os.path.join(self.root, name + SUFFIX)
                 buffer = self.pending[key] = bytearray(file_header(record.linktype))
             else:

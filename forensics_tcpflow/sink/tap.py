@@ -11,7 +11,7 @@ from typing import Callable
 
 from ..capture.record import Record
 from ..capture.writer import PcapWriter
-from ..decode.segment import Segment
+from ..decode.segment import Datagram, Segment
 from . import FlowFile, FlowSink
 from .packets import DirectionPcaps
 
@@ -34,6 +34,10 @@ class TapSink:
             self._printer(seg)
         if self._pcaps is not None:
             self._pcaps.add(seg, record)
+
+    def datagram(self, datagram: Datagram) -> None:
+        assert datagram.record is not None
+        self.segment(datagram, datagram.record)
 
     def unprocessed(self, record: Record) -> None:
         if self._writer is not None:

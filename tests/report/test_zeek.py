@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 from batchkit import CORPUS, run_cli
+from capturekit import ether, ipv4, tcp, udp, write_pcap
 from conftest import require_extra
 from forensics_tcpflow.exitstatus import ExitStatus
+from forensics_tcpflow.options import NS
 from forensics_tcpflow.report import FlowSpool, write_reports
 from forensics_tcpflow.report.zeek import COLUMNS
 from report_samples import make_inputs, make_options, make_run, sample_flows
@@ -63,3 +65,22 @@ def test_corpus_conn_log_bytes_equal_the_jsonl(tmp_path: Path, corpus: Path) -> 
         assert row["missed_bytes"] == sum(length for flow in (orig, resp) for _, length in flow["holes"]) > 0
         assert row["ts"] == min(orig["first_ts_ns"], resp["first_ts_ns"]) // 1000 / 1e6
         assert row["service"] == "http" and row["community_id"] == orig["community_id"]
+
+
+def test_udp_flows_are_udp_in_every_examiners_report(tmp_path: Path) -> None:
+    """--udp: conn.log's proto, the timeline's message and the page's protocol column say udp, never tcp;
+    a TCP and a UDP connection between the same ports stay two lines."""
+    a, b = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2])
+    capture = write_pcap(tmp_path / "in.pcap", [
+        (1 * NS, ether(ipv4(a, b, 17, udp(1234, 53, b"query")))), (2 * NS, ether(ipv4(b, a, 17, udp(53, 1234, b"answer")))),
+        (3 * NS, ether(ipv4(a, b, 6, tcp(1234, 53, 100, 0x02)))), (4 * NS, ether(ipv4(a, b, 6, tcp(1234, 53, 101, 0x18, b"x"))))])
+    out = tmp_path / "o"
+    assert run_cli("-q", "--udp", "-r", str(capture), "-o", str(out),
+                   "--report", "dfxml,html,timesketch,zeek") == ExitStatus.OK
+    rows = _read(out / "conn.log")
+    assert sorted(row["proto"] for row in rows) == ["tcp", "udp"]
+    udp_row, = (row for row in rows if row["proto"] == "udp")
+    assert (udp_row["orig_bytes"], udp_row["resp_bytes"]) == (5, 6)
+    events = [json.loads(line) for line in (out / "timeline.jsonl").read_text().splitlines()]
+    assert sorted({event["message"].split()[3] for event in events}) == ["TCP", "UDP"]
+    assert '"udp"' in (out / "report_files" / "flows-00000.js").read_text()

@@ -10,7 +10,7 @@ from batchkit import CORPUS
 from forensics_tcpflow.batch.jobs import Job, run_job
 from forensics_tcpflow.environment import file_sink
 from forensics_tcpflow.batch.journal import Journal, JournalError, state_dir
-from forensics_tcpflow.fastpath.shard import Shard
+from forensics_tcpflow.kernel.shard import Shard
 from forensics_tcpflow.options import Options
 
 pytestmark = pytest.mark.usefixtures("corpus")
@@ -42,8 +42,18 @@ def test_a_journal_of_other_options_is_refused(tmp_path: Path) -> None:
     options, jobs, journal = _setup(tmp_path)
     journal.open(options, jobs)
     other, _, again = _setup(tmp_path, resume=True, max_bytes=10)
-    with pytest.raises(JournalError, match="other inputs or options"):
+    with pytest.raises(JournalError, match=r"other options: max_bytes \(was None, now 10\)"):
         again.open(other, jobs)
+
+
+def test_a_journal_of_other_inputs_names_them(tmp_path: Path) -> None:
+    """Defect 3: --resume with another (typo-corrected) input list is refused, saying what differs."""
+    options, jobs, journal = _setup(tmp_path)
+    journal.open(options, jobs)
+    other, _, again = _setup(tmp_path, resume=True)
+    elsewhere = str(CORPUS / "zeek__http_get.pcap")
+    with pytest.raises(JournalError, match=r"other inputs \(it read 2: .*test7-three-flows.pcap"):
+        again.open(other, [Job(0, ((elsewhere, elsewhere),), "a")])
 
 
 def test_without_resume_the_journal_starts_afresh(tmp_path: Path) -> None:

@@ -16,9 +16,21 @@ def test_promote_replaces_what_an_earlier_attempt_left(tmp_path: Path) -> None:
     (stage / "d" / "f").write_bytes(b"new")
     (target / "d").mkdir(parents=True)
     (target / "d" / "f").write_bytes(b"old and longer")
-    promote(stage, target)
+    promote(stage, target, replace=True)
     assert (target / "d" / "f").read_bytes() == b"new"
     assert not stage.exists()
+
+
+def test_a_fresh_run_never_replaces_a_file(tmp_path: Path) -> None:
+    """Defect 1: a file in OUT at a flow file's name, which the run did not create, stops it; it stays."""
+    stage, target = tmp_path / "stage", tmp_path / "out"
+    (stage / "d").mkdir(parents=True)
+    (stage / "d" / "f").write_bytes(b"new")
+    (target / "d").mkdir(parents=True)
+    (target / "d" / "f").write_bytes(b"the examiner's")
+    with pytest.raises(FileExistsError, match="did not create"):
+        promote(stage, target)
+    assert (target / "d" / "f").read_bytes() == b"the examiner's"
 
 
 def test_promote_moves_more_files_than_one_listing(tmp_path: Path, monkeypatch) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from forensics_tcpflow.capture import PacketFilter, Record, open_capture
+from forensics_tcpflow.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_pcaps"
 CORPUS = ROOT.parent / "shared" / "corpus"
 
@@ -52,9 +53,9 @@ def test_bad_expression_is_refused_at_construction() -> None:
 def test_link_type_libpcap_cannot_filter_is_named() -> None:
     packet_filter = PacketFilter("vlan")
     raw = Record(1, 101, 0, 20, 20, b"\x45" + b"\0" * 19, 24)
-    with pytest.raises(ValueError, match="link type 101"):
+    with pytest.raises(InputError, match="link type 101"):
         packet_filter.matches(raw)
-    with pytest.raises(ValueError, match="link type 65000"):
+    with pytest.raises(InputError, match="link type 65000"):
         PacketFilter("tcp").matches(Record(1, 65000, 0, 0, 0, b"", 24))
 
 

@@ -16,8 +16,8 @@ from forensics_tcpflow.report.codec import iso_time
 from forensics_tcpflow.report.dfxml import DC_NS, DFXML_NS, FTF_NS, input_errors, xml_safe
 from report_samples import MD5, SHA256, T0, make_flow, make_inputs, make_options, make_run, sample_flows
 
-SHARED_DFXML = Path(__file__).resolve().parents[2] / "shared" / "dfxml"
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+SHARED_DFXML = Path(__file__).resolve().parents[3] / "shared" / "dfxml"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 NS = {"d": DFXML_NS, "ftf": FTF_NS, "dc": DC_NS}
 CAPTURES = ("captures/a.pcap", "captures/b.pcapng")
 
@@ -77,7 +77,8 @@ def test_header_and_provenance(report):
     assert options["bpf"].get("value") == "tcp port 80"
     assert options["max_bytes"].get("value") is None
     assert [v.get("value") for v in options["hashes"]] == ["md5", "sha256"]
-    assert options["resolved_by"].get("value") == "test"
+    derived = {o.get("name"): o.get("value") for o in run.iterfind("ftf:derived/ftf:option", NS)}
+    assert derived == {"resolved_by": "test"} and "resolved_by" not in options
     first, second = run.findall("ftf:input", NS)
     assert first.get("path") == "captures/a.pcap" and first.get("linktypes") == "1"
     assert first.get("first_packet_time") == "2023-11-14T22:13:20.007999123Z"
