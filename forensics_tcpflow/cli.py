@@ -14,7 +14,7 @@ from .environment import Environment
 from .errors import ForensicsError, StdoutClosed
 from .exitstatus import REPORT_BUGS, ExitStatus, status_of
 from .clihelp import PROGRAM, help_option
-from .options import DEFAULT_TEMPLATE, NS, Options
+from .options import DEFAULT_REPORTS, DEFAULT_TEMPLATE, NS, Options
 from .settings import SettingError, parse_settings, summary as settings_summary
 
 EXIT_HELP = ("Exit status: 0 all good; 1 some inputs had errors, nothing to read, or OUT could not be written;"
@@ -67,7 +67,7 @@ def flows(
     frag_timeout: float = typer.Option(60.0, "--frag-timeout", metavar="SECONDS", help="Seconds a fragmented datagram may take to complete.", rich_help_panel=INPUT),
     outdir_given: Optional[str] = typer.Option(None, "-o", "--outdir", metavar="DIR", help="Output directory (default: the current one).", rich_help_panel=OUTPUT),
     report_path: Optional[str] = typer.Option(None, "-X", metavar="FILE", help="DFXML report path (default OUT/report.xml).", rich_help_panel=OUTPUT),
-    reports: str = typer.Option("dfxml,jsonl,csv", "--report", metavar="FORMATS", help="Report formats: dfxml,jsonl,csv.", rich_help_panel=OUTPUT),
+    reports: str = typer.Option(",".join(DEFAULT_REPORTS), "--report", metavar="FORMATS", help="Report formats: dfxml, jsonl, csv, html (the case page), bodyfile (Sleuth Kit body), timesketch, zeek (conn.log).", rich_help_panel=OUTPUT),
     template: str = typer.Option(DEFAULT_TEMPLATE, "-T", metavar="TEMPLATE", help="File name template, as tcpflow's.", rich_help_panel=OUTPUT),
     fflags: str = typer.Option("", "-F", metavar="LETTERS", help="tcpflow format letters: k m g t T c X.", rich_help_panel=OUTPUT),
     max_bytes: Optional[int] = typer.Option(None, "-b", metavar="BYTES", help="Store (or print) at most this many bytes per direction.", rich_help_panel=OUTPUT),

@@ -8,6 +8,7 @@ from .settings import Settings
 
 DEFAULT_TEMPLATE = "%A.%a-%B.%b%V%v%C%c"
 NS = 1_000_000_000
+DEFAULT_REPORTS = ("dfxml", "jsonl", "csv", "html")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ class Options:
     frag_memory: int = 64 * 1024 * 1024
     reorder_memory: int = 16 * 1024 * 1024   # out-of-order bytes a direction buffers before leaving holes
     hashes: tuple[str, ...] = ("md5", "sha256")
-    reports: tuple[str, ...] = ("dfxml", "jsonl", "csv")
+    reports: tuple[str, ...] = DEFAULT_REPORTS
     report_path: str | None = None           # -X; default OUT/report.xml
     jobs: int = 0                            # 0: all cores
     merge: bool = False

@@ -130,7 +130,8 @@ def _outputs(options: Options, report_path: Path) -> tuple[Path, ...]:
     from .report.registry import WRITERS
     from .report.scanfacts import SCAN_INDEXES
     from .scan.netviz import PICTURES
-    found = [WRITERS[name].target(report_path) for name in options.reports]
+    found = [path for name in options.reports
+             for path in (WRITERS[name].target(report_path), *WRITERS[name].folders(report_path))]
     if options.reports and "http" in options.scanners:
         found += [named_after(report_path, name) for name in BODY_INDEXES]
     if options.reports and ("tls" in options.scanners or "yara" in options.scanners):

@@ -60,9 +60,11 @@ def run_cli(*args: str, env: Environment | None = None) -> int:
 
 
 def tree(out: Path) -> dict[str, bytes]:
-    """Every file under `out` but the report (compared apart), by relative path."""
+    """Every file under `out` but the report (compared apart) and the case page with its folder (it names
+    the run and repeats flows.jsonl), by relative path."""
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name != "report.xml"}
+            if p.is_file() and p.name not in ("report.xml", "report.html")
+            and p.relative_to(out).parts[0] != "report_files"}
 
 
 def normalized_report(path: Path) -> bytes:

@@ -71,3 +71,19 @@ def write_pcap(path: Path, frames: list[tuple[int, bytes]], cut: dict[int, int] 
         writer.write(Record(frame, 1, ts_ns, len(kept), len(data), kept, 0))
     writer.close()
     return path
+
+
+def write_exchange(path: Path, start_s: float, request: bytes, response: bytes, client: bytes = bytes([10, 9, 8, 7]),
+                   server: bytes = bytes([10, 9, 8, 6]), sport: int = 40000) -> None:
+    """A pcap of one whole TCP connection to port 80 (handshake, one request, one response, both FINs),
+    a tenth of a second between packets from `start_s` (seconds since 1970)."""
+    syn, ack, fin = 0x02, 0x10, 0x01
+    end_c, end_s = 101 + len(request), 501 + len(response)
+    packets = [(client, server, sport, 80, 100, 0, syn, b""), (server, client, 80, sport, 500, 101, syn | ack, b""),
+               (client, server, sport, 80, 101, 501, ack, request), (server, client, 80, sport, 501, end_c, ack, response),
+               (server, client, 80, sport, end_s, end_c, fin | ack, b""),
+               (client, server, sport, 80, end_c, end_s + 1, fin | ack, b"")]
+    start_ns = round(start_s * 1_000_000_000)
+    write_pcap(path, [(start_ns + number * 100_000_000,
+                       ether(ipv4(src, dst, 6, tcp(sp, dp, seq, flags, data, ack=acked)), src=b"\x02" * 6, dst=b"\x04" * 6))
+                      for number, (src, dst, sp, dp, seq, acked, flags, data) in enumerate(packets)])

@@ -17,7 +17,7 @@ from typing import Iterable, NamedTuple
 TCPFLOW = "tcpflow"
 TSHARK = "tshark"
 FOLLOW_BATCH = 50            # -z follow options per tshark run (start-up is ~0.5 s)
-REPORT_NAMES = frozenset({"report.xml", "flows.jsonl", "flows.csv"})
+REPORT_NAMES = frozenset({"report.xml", "flows.jsonl", "flows.csv", "report.html", "report_files"})
 
 Key = tuple[str, int, str, int]          # (src, sport, dst, dport), addresses normalised
 

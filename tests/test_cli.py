@@ -285,3 +285,9 @@ def test_help_groups_options_as_tcpflow(capsys: pytest.CaptureFixture[str]) -> N
         assert panel in text
     options = text[text.index("-r "):]
     assert "<bool>" not in options and "<list[str]>" not in options
+
+
+def test_an_unknown_report_format_is_a_usage_error_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    assert run_cli("-r", str(CORPUS / "zeek__http_get.pcap"), "-o", str(out), "--report", "dfxml,pdf") == ExitStatus.USAGE
+    assert not out.exists()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS, corpus_files, expectations, require_corpus, require_oracle
-from oracles import TCPFLOW, read_flow_dir
+from oracles import REPORT_NAMES, TCPFLOW, read_flow_dir
 from forensics_tcpflow.cli import main
 from forensics_tcpflow.environment import Environment
 from forensics_tcpflow.sink.console import ConsolePrinter
@@ -121,7 +121,7 @@ def test_direction_pcaps_equal_tcpflow(capture_name: str | None, tmp_path: Path)
     for name, packets in _per_file_packets(tmp_path / "o").items():
         ours[re.sub(r"c\d+(?=\.pcap$)", "", name)] += packets
     assert ours == _per_file_packets(tmp_path / "t")
-    assert not [p for p in (tmp_path / "o").iterdir() if p.suffix not in (".pcap", ".xml", ".jsonl", ".csv")]
+    assert not [p for p in (tmp_path / "o").iterdir() if p.suffix != ".pcap" and p.name not in REPORT_NAMES]
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -140,7 +140,7 @@ def test_standard_input_equals_file(compress: bool, tmp_path: Path) -> None:
     assert files.returncode == 0, files.stderr
     run("-r", str(capture), "-o", str(tmp_path / "file"))
     for path in (tmp_path / "file").iterdir():
-        if path.name not in ("report.xml", "flows.jsonl", "flows.csv"):
+        if path.name not in REPORT_NAMES:
             assert (tmp_path / "stdin" / path.name).read_bytes() == path.read_bytes()
     report = (tmp_path / "stdin" / "report.xml").read_text()
     assert 'path="-" abspath="(standard input)"' in report and 'stream="true"' in report

@@ -24,6 +24,7 @@ import pytest
 from lxml import etree
 
 from conftest import require_oracle
+from oracles import REPORT_NAMES
 from forensics_tcpflow.batch.verify import verify_report
 from forensics_tcpflow.capture.savefile import CaptureSaver
 from forensics_tcpflow.capture.record import Record
@@ -91,7 +92,7 @@ def _exchange(server: socket.socket, request: bytes, reply: bytes, client_port: 
 def _files(out: Path) -> dict[str, str]:
     """Flow files by name, as digests: a failing comparison stays readable."""
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()
-            and p.name not in ("report.xml", "flows.jsonl", "flows.csv")}
+            and p.name not in REPORT_NAMES}
 
 
 def _digest(data: bytes) -> str:

@@ -78,7 +78,7 @@ def test_the_tcpflow_habit_is_told_what_to_type(tmp_path: Path, monkeypatch: pyt
     (("-R", str(HTTP)), ("-R", "-r")),
     (("-b", "-5"), ("-b",)),
     (("-j", "-1"), ("-j",)),
-    (("--report", "xml"), ("--report", "csv, dfxml, jsonl")),
+    (("--report", "xml"), ("--report", "bodyfile, csv, dfxml, html, jsonl, timesketch, zeek")),
 ])
 def test_combinations_that_cannot_work_are_usage_errors(tmp_path: Path, args: tuple[str, ...],
                                                         both: tuple[str, ...]) -> None:
@@ -94,17 +94,25 @@ def test_x_outside_out_never_replaces_another_runs_files(tmp_path: Path) -> None
     """Defect 1: a second -X into the same folder gets siblings named after its report; a file at any
     output name is refused before any work (exit 2), whatever made it."""
     reports = tmp_path / "reports"
+
+    def kept(prefix: str) -> dict[str, bytes]:
+        return {str(p.relative_to(reports)): p.read_bytes() for p in reports.rglob(f"{prefix}*") if p.is_file()}
+
     assert run_cli("-r", str(HTTP), "-o", str(tmp_path / "a"), "-X", str(reports / "rep1.xml"), "-q") == 0
-    first = {p.name: p.read_bytes() for p in reports.iterdir()}
-    assert sorted(first) == ["rep1.csv", "rep1.jsonl", "rep1.xml"]
+    first = kept("rep1")
+    assert sorted(p.name for p in reports.iterdir()) == ["rep1.csv", "rep1.html", "rep1.jsonl", "rep1.xml", "rep1_files"]
     assert run_cli("-r", str(HTTP), "-o", str(tmp_path / "b"), "-X", str(reports / "rep2.xml"), "-q") == 0
-    assert {p.name: p.read_bytes() for p in reports.iterdir() if p.name.startswith("rep1")} == first
-    assert sorted(p.name for p in reports.iterdir()) == sorted([*first, "rep2.csv", "rep2.jsonl", "rep2.xml"])
-    for name in ("report.xml", "flows.jsonl", "flows.csv", "report.png", "bodies.jsonl", "unprocessed.pcap"):
+    assert kept("rep1") == first
+    assert sorted(p.name for p in reports.iterdir() if p.name.startswith("rep2")) == [
+        "rep2.csv", "rep2.html", "rep2.jsonl", "rep2.xml", "rep2_files"]
+    every = "dfxml,jsonl,csv,html,bodyfile,timesketch,zeek"
+    for name in ("report.xml", "flows.jsonl", "flows.csv", "report.png", "bodies.jsonl", "unprocessed.pcap",
+                 "report.html", "report_files", "body", "timeline.jsonl", "conn.log"):
         out = tmp_path / f"out-{name}"
         out.mkdir()
         (out / name).write_bytes(b"not ours")
-        status, said = _cli("-r", str(HTTP), "-o", str(out), "-a", "-w", str(out / "unprocessed.pcap"), "-q")
+        status, said = _cli("-r", str(HTTP), "-o", str(out), "-a", "-w", str(out / "unprocessed.pcap"),
+                            "--report", every, "-q")
         assert status == ExitStatus.USAGE and f"{name} already exists" in said[-1], said
         assert [p.name for p in out.iterdir()] == [name] and (out / name).read_bytes() == b"not ours"
 

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from lxml import etree
 
-from ..batch.verify import report_elements, report_outputs
+from ..batch.verify import report_elements, report_folders, report_outputs
 from ..report.outputs import digests, files_below
 from ..report.dfxml import D, F
 
@@ -203,7 +203,7 @@ class Store:
     def _on_disk(self, index: int, report: Path) -> Iterator[tuple[object, ...]]:
         skip = report_outputs(report)
         cut = len(str(report.parent).rstrip(os.sep)) + 1
-        for path in files_below(report.parent, ordered=False):
+        for path in files_below(report.parent, ordered=False, skip=report_folders(report)):
             if path not in skip:
                 yield self._hashed(index, path, str(path)[cut:].replace(os.sep, "/"))
 

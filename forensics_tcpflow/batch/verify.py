@@ -144,6 +144,11 @@ def report_outputs(report: Path) -> set[Path]:
     return {WRITERS[name].target(report) for name in WRITERS} | {named_after(report, name) for name in beside}
 
 
+def report_folders(report: Path) -> frozenset[Path]:
+    """Folders a report format owns whole beside the report (the case page's data): no file in them is extra."""
+    return frozenset(folder for writer in WRITERS.values() for folder in writer.folders(report))
+
+
 class _Named:
     """The paths a report names, kept in a private temporary SQLite database on disk: a set of
     600,000 paths in memory is hundreds of MB, this stays flat however many flows there are."""
@@ -192,7 +197,7 @@ def _compare(report: Path, verdict: Verdict, named: _Named) -> None:
             verdict.changed.append(item.name)
     verdict.interrupted = run.get("interrupted") == "true"
     out = _outdir(report, run)
-    for path in files_below(out) if out is not None else ():
+    for path in files_below(out, skip=report_folders(report)) if out is not None else ():
         if path not in named:
             verdict.extra.append(os.path.relpath(path, report.parent).replace(os.sep, "/"))
 

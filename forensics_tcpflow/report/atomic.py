@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO
 
 
-def _umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -19,6 +19,11 @@ class AtomicWriter:
 
     _out: AtomicFile
     _companions: tuple[AtomicFile, ...] = ()     # files written beside the format's own (e.g. bodies.csv)
+
+    @staticmethod
+    def folders(report_path: Path) -> tuple[Path, ...]:
+        """Folders the format owns whole beside its file (none, unless a format says otherwise)."""
+        return ()
 
     @property
     def temp(self) -> Path:
@@ -64,7 +69,7 @@ class AtomicFile:
             self.file.flush()
             os.fsync(self.file.fileno())
             self.file.close()
-            os.chmod(self.tmp, 0o666 & ~_umask())  # mkstemp makes 0600; reports are ordinary files
+            os.chmod(self.tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; reports are ordinary files
         return self.tmp
 
     def commit(self) -> Path:

@@ -8,7 +8,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Collection, Iterable, Iterator
 
 from ..batch.journal import STATE_DIR
 from ..sink.packets import SUFFIX as PCAP_SUFFIX
@@ -37,26 +37,26 @@ def digests(path: Path, algorithms: Iterable[str]) -> dict[str, str]:
     return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
-def files_below(root: Path, ordered: bool = True) -> Iterator[Path]:
-    """Every file under root, but the state a run keeps for --resume: in sorted order, or unordered
-    as each folder lists them (regular files only), never holding a folder's names at once (400,000
-    flow files in one folder are some 50 MB of names)."""
+def files_below(root: Path, ordered: bool = True, skip: Collection[Path] = ()) -> Iterator[Path]:
+    """Every file under root, but the state a run keeps for --resume and the folders in `skip`: in sorted
+    order, or unordered as each folder lists them (regular files only), never holding a folder's names at
+    once (400,000 flow files in one folder are some 50 MB of names)."""
     if not ordered:
-        yield from _streamed(root)
+        yield from _streamed(root, skip)
         return
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d != STATE_DIR)
+        dirnames[:] = sorted(d for d in dirnames if d != STATE_DIR and Path(dirpath) / d not in skip)
         for name in sorted(filenames):
             yield Path(dirpath) / name
 
 
-def _streamed(root: Path) -> Iterator[Path]:
+def _streamed(root: Path, skip: Collection[Path]) -> Iterator[Path]:
     folders = [root]
     while folders:
         with os.scandir(folders.pop()) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name != STATE_DIR:
+                    if entry.name != STATE_DIR and Path(entry.path) not in skip:
                         folders.append(Path(entry.path))
                 elif entry.is_file():         # no stat call: the folder listing says it
                     yield Path(entry.path)

@@ -40,6 +40,9 @@ class ReportWriter(Protocol):
     @staticmethod
     def target(report_path: Path) -> Path: ...
 
+    @staticmethod
+    def folders(report_path: Path) -> tuple[Path, ...]: ...
+
     @property
     def temp(self) -> Path: ...
 

@@ -51,6 +51,18 @@ def test_reports_and_the_journal_folder_are_not_extra(tmp_path: Path) -> None:
     assert verify_report(report).extra == ["sub/new"]
 
 
+def test_a_named_reports_siblings_in_out_are_not_extra(tmp_path: Path) -> None:
+    """-X OUT/rep2.xml: every format's file and the page's rep2_files/ are named after it, and none is extra."""
+    out = tmp_path / "out"
+    report = out / "rep2.xml"
+    assert run_cli(str(CORPUS / "tcpflow__test7-three-flows.pcap"), "-o", str(out), "-X", str(report), "-q",
+                   "--report", "dfxml,jsonl,csv,html,bodyfile,timesketch,zeek") == 0
+    assert {"rep2.html", "rep2_files", "rep2.body", "rep2.timeline.jsonl", "rep2.conn.log"} <= {
+        path.name for path in out.iterdir()}
+    (out / "rep2_files" / "planted.js").write_text("x")      # the page's folder is its own: never looked into
+    assert verify_report(report).extra == []
+
+
 def test_memory_stays_flat_over_many_flow_files(tmp_path: Path) -> None:
     """The report's names are streamed and kept on disk: Python's own allocations while verifying
     20,000 flow files stay under 4 MB (a set of their paths alone took more)."""
