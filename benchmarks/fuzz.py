@@ -401,10 +401,10 @@ def classify(batch: Batch, names: list[str]) -> str | None:
 
 
 def outputs(out: Path) -> dict[str, bytes]:
-    """What a run wrote that must not depend on the kernel: flow files and the per-flow indexes
-    (the report itself carries run times and ids)."""
+    """What a run wrote that must not depend on the kernel: flow files, their indexes, flows.jsonl/csv
+    (the report, its case page and the page's data carry run times, ids and the kernel's name)."""
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and p.name != "report.xml"}
+            if p.is_file() and not p.relative_to(out).parts[0].startswith("report")}
 
 
 def run_cases(cases: dict[str, bytes], work: Path, deadline: float,
